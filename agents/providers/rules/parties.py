@@ -1,0 +1,267 @@
+"""Who issued the document (vendor) and where they are (address), read from the letterhead."""
+
+from __future__ import annotations
+
+import re
+
+from .document import Document
+from .evidence import Evidence, Finding
+from .normalise import parse_amounts, parse_dates
+
+LEGAL_SUFFIX = re.compile(
+    r"\b(SDN\.?\s?BHD|SDN|BHD|S/B|BERHAD|ENTERPRISE|ENTERPRISES|TRADING|PLT|LTD|LIMITED|LLC|INC|CORP|"
+    r"CORPORATION|CO\.|COMPANY|GMBH|AG|B\.V\.?|N\.V\.|SARL|SAS|PLC|PTE|PTY|S\.?A\.|S\.?L\.)(?![\w])"
+)
+BUSINESS_WORD = re.compile(
+    r"\b(RESTORAN|RESTAURANT|CAFE|KOPITIAM|BAKER(Y|IES)|STATIONERY|HARDWARE|MART|MARKET|SHOP|STORE|"
+    r"SUPERMARKET|PASARAYA|KEDAI|FARMASI|PHARMACY|BOOKS?|TRADING|ELECTRICAL|MACHINERY|HOTEL|"
+    r"SERVICES?|INTERNATIONAL|MARKETING|HOLDINGS|INDUSTRIES|CENTRE|CENTER|GROCER|FOOD|"
+    r"KITCHEN|BISTRO|BAR|TRADERS?|SYARIKAT|PERNIAGAAN|CHEMIST|OPTICAL|AUTO|MOTOR|PETROL|STATION)\b"
+)
+ADDRESS_WORD = re.compile(
+    r"\b(JALAN|JLN|LORONG|LOT|NO\.?\s?:?\s?\d|TAMAN|TMN|BANDAR|KAMPUNG|KG|LEBUH|PERSIARAN|LEVEL|FLOOR|FLR|"
+    r"BLOCK|BLK|WISMA|PLAZA|MALL|SEKSYEN|SECTION|STREET|ST\.?|ROAD|RD\.?|AVENUE|AVE|SUITE|UNIT|"
+    r"INDUSTRI|PERINDUSTRIAN|KAWASAN|BATU|SIMPANG|OFF|STRAAT|STRASSE|WEG|RUE|PLEIN|G/F|GROUND)\b"
+)
+PLACE_WORD = re.compile(
+    r"\b(SELANGOR|JOHOR|KUALA LUMPUR|K\.?L\.?|PUTRAJAYA|PULAU PINANG|PENANG|PERAK|KEDAH|MELAKA|MALACCA|"
+    r"NEGERI SEMBILAN|PAHANG|TERENGGANU|KELANTAN|SABAH|SARAWAK|PERLIS|LABUAN|MALAYSIA|"
+    r"DARUL EHSAN|DARUL TAKZIM|PETALING JAYA|SHAH ALAM|SUBANG|KLANG|PUCHONG|CHERAS|AMPANG|"
+    r"KAJANG|SERI KEMBANGAN|BANGI|RAWANG|SEMENYIH|JOHOR BAHRU|SINGAPORE)\b"
+)
+POSTCODE = re.compile(r"(?<![\d-])\d{5}(?![\d-])")
+BOILERPLATE = re.compile(
+    r"TAX INVOICE|INVOICE|RECEIPT|\bBILL\b|WELCOME|\bCOPY\b|\bTEL\b|TEL\s?:|PHONE|\bFAX|\bH/?P\b|GST|"
+    r"\bREG\b|\bROC\b|\bCO\.?\s?NO|COMPANY NO|BUSINESS NO|\bBRN\b|EMAIL|E-MAIL|WWW\.|HTTP|@|"
+    r"CASHIER|TABLE|\bDATE\b|\bTIME\b|THANK|ORDER|CUSTOMER|MEMBER|\bPOS\b|TERMINAL|OPEN|CLOSE|"
+    r"\bSLIP\b|^CASH (SALE|BILL)|SIMPLIFIED|GOODS SOLD|POSTED|SHOPPING|HOURS"
+)
+# Registration numbers and ownership notes printed around the name: "(519537-X)", "CO.REG: 933109-X".
+REGISTRATION = re.compile(
+    r"\s*[(\[]?\s*(?:CO\.?\s?(?:REG|NO)\.?\s*:?\s*|ROC\s*(?:NO)?\.?\s*:?\s*)?"
+    r"\(?[A-Z]{0,3}\d{5,12}[-\s]?[A-Z]?\)?\s*[)\]]?\s*$"
+)
+OWNERSHIP_PREFIX = re.compile(r"^(DIMILIKI\s*(OLEH)?|OWNED BY|A MEMBER OF|OPERATED BY)\s*:?\s*")
+BILL_TO = re.compile(r"BILL TO|BILL-TO|SHIP TO|SOLD TO|DELIVER TO|ATTN|T\.A\.V\.|FACTUURADRES|AFLEVERADRES|"
+                     r"CUSTOMER|KLANT|KUNDE|CLIENT|RECHNUNG AN", re.I)  # fmt: skip
+
+VENDOR_WEIGHTS = {
+    "bias": -0.4,
+    "legal_suffix": 1.6,  # "SDN BHD", "B.V.", "AG"
+    "business_word": 0.6,
+    "first_line": 0.7,  # the top line of the letterhead
+    "joined_lines": -0.4,  # the name was split over two lines and rejoined
+    "margin": 0.35,  # per point over the next best line (capped)
+    "short": -1.0,  # under five letters
+    "rival_legal_name": -0.8,  # another line nearby also carries a legal suffix
+}
+ADDRESS_WEIGHTS = {
+    "bias": -1.8,
+    "postcode": 1.2,
+    "place_name": 0.8,
+    "address_word": 0.9,
+    "lines_2_to_4": 0.6,
+    "one_line": -0.5,
+    "stopped_cleanly": 0.5,  # ended at a telephone / registration / title line
+}
+
+HEAD_LINES = 10  # the letterhead is within the first few non-empty lines
+# Two or three short all-letter words and nothing that says "business": reads like a person's name.
+PERSON_NAME = re.compile(r"[A-Z]{2,5}( [A-Z]{2,5}){1,2}")
+
+
+def _is_noise_line(line: str) -> bool:
+    letters = sum(ch.isalpha() for ch in line)
+    return letters < 3 or letters < len(line) * 0.4 or bool(parse_amounts(line)) or bool(parse_dates(line))
+
+
+def _line_score(upper: str, rank: int) -> float:
+    if _is_noise_line(upper):
+        return -9.0
+    score = 1.0 - 0.6 * rank
+    if LEGAL_SUFFIX.search(upper):
+        score += 3.0
+    if BUSINESS_WORD.search(upper):
+        score += 0.5
+    if rank == 0 and PERSON_NAME.fullmatch(upper) and not BUSINESS_WORD.search(upper):
+        score -= 1.5  # a scanner's or cashier's name stamped above the letterhead
+    if BOILERPLATE.search(upper) and not LEGAL_SUFFIX.search(upper):
+        score -= 4.0
+    if ADDRESS_WORD.search(upper) or POSTCODE.search(upper):
+        score -= 3.0
+    if BILL_TO.search(upper):
+        score -= 4.0
+    return score
+
+
+def clean_name(name: str) -> str:
+    name = OWNERSHIP_PREFIX.sub("", name.strip())
+    name = re.sub(r"^#?\d+\s+(?=[A-Z])", "", name)  # a receipt counter printed before the name
+    suffixes = list(LEGAL_SUFFIX.finditer(name.upper()))
+    if suffixes:
+        # After the legal form, keep a branch in words ("(JALAN KLANG LAMA)"), drop registration numbers.
+        tail = name[suffixes[-1].end() :]
+        cut = re.search(r"\(?\s*(CO\b|CO\.|NO\b|REG|ROC)|\S*\d", tail, re.I)
+        if cut:
+            name = name[: suffixes[-1].end() + cut.start()]
+    for _ in range(2):
+        name = REGISTRATION.sub("", name).strip(" ,:;-*")
+    name = re.sub(r"\s+INVOICE$|^INVOICE\s+|\s+-\s+.*$", "", name, flags=re.I)
+    return name.strip(" ,:;-*(")
+
+
+SUFFIX_FIRST = re.compile(r"^(\(?[A-Z]\)|CO\.?|SDN|BHD|S/B|&|ENTERPRISES?|TRADING)(\W|$)")
+
+
+def _name_like(text: str) -> bool:
+    upper = text.upper()
+    return not (
+        _is_noise_line(upper) or ADDRESS_WORD.search(upper) or BOILERPLATE.search(upper)
+        or LEGAL_SUFFIX.search(upper) or BILL_TO.search(upper)
+    )  # fmt: skip
+
+
+def _completes_name(prev: str, current: str) -> bool:
+    """A legal name broken over two lines: "POPULAR BOOK" / "CO. (M) SDN BHD"."""
+    if not _name_like(prev) or prev.upper().startswith("DIMILIKI"):
+        return False
+    upper = current.upper()
+    suffix = LEGAL_SUFFIX.search(upper)
+    words_before = len(upper[: suffix.start()].split()) if suffix else 99
+    return bool(SUFFIX_FIRST.match(upper)) or words_before <= 1 or prev.rstrip().endswith("&")
+
+
+def _continues_name(first: str, nxt: str) -> bool:
+    """The name goes on to the next line: "HOME MASTER HARDWARE &" / "ELECTRICAL"."""
+    if not nxt or _is_noise_line(nxt) or ADDRESS_WORD.search(nxt.upper()) or BOILERPLATE.search(nxt.upper()):
+        return False
+    if LEGAL_SUFFIX.search(first.upper()):
+        return first.count("(") > first.count(")") and not REGISTRATION.fullmatch(nxt.upper())
+    return first.rstrip().endswith("&") or bool(SUFFIX_FIRST.match(nxt.upper()))
+
+
+def _looks_like_address(text: str) -> bool:
+    upper = text.upper()
+    if BOILERPLATE.search(upper) or re.search(r"\bREG|\bROC\b|\bCO\.?\s?NO|GST", upper):
+        return False
+    return bool(ADDRESS_WORD.search(upper) or (POSTCODE.search(upper) and PLACE_WORD.search(upper)))
+
+
+def _head(doc: Document) -> list[tuple[int, str]]:
+    """The letterhead lines (for layout documents, each cell is a line of its own)."""
+    head: list[tuple[int, str]] = []
+    for i in doc.nonempty[: HEAD_LINES * 2]:
+        parts = [c.text for c in doc.cells(i)] if doc.is_layout else [doc.lines[i]]
+        head.extend((i, re.sub(r"\s+INVOICE$", "", p, flags=re.I)) for p in parts)
+    return head[: HEAD_LINES * (3 if doc.is_layout else 1)]
+
+
+def extract_vendor(doc: Document) -> tuple[Finding, int | None]:
+    """The vendor and the index of its last line (where the address starts)."""
+    evidence = Evidence(VENDOR_WEIGHTS)
+    head = _head(doc)
+    if not doc.is_layout:
+        # On a receipt the name comes before the address: look no further than the first address line.
+        address_at = next((r for r, (_, t) in enumerate(head) if r > 0 and _looks_like_address(t)), None)
+        if address_at is not None:
+            head = head[:address_at]
+    else:
+        head += _sender_lines(doc)
+    if not head:
+        return Finding(None, evidence), None
+    scored = sorted(
+        ((_line_score(text.upper(), rank), rank) for rank, (_, text) in enumerate(head)),
+        key=lambda sr: (-sr[0], sr[1]),
+    )
+    best_score, rank = scored[0]
+    if best_score < -2:
+        return Finding(None, evidence), None
+    line_index, text = head[rank]
+    last = line_index
+    if rank > 0 and _completes_name(head[rank - 1][1], text):
+        text = f"{head[rank - 1][1]} {text}"
+        evidence.add("joined_lines")
+    elif rank + 1 < len(head) and _continues_name(text, head[rank + 1][1]):
+        text = f"{text} {head[rank + 1][1]}"
+        last = head[rank + 1][0]
+        evidence.add("joined_lines")
+    name = clean_name(text)
+    upper = name.upper()
+    if LEGAL_SUFFIX.search(upper):
+        evidence.add("legal_suffix")
+    if BUSINESS_WORD.search(upper):
+        evidence.add("business_word")
+    if rank == 0:
+        evidence.add("first_line")
+    if sum(ch.isalpha() for ch in name) < 5:
+        evidence.add("short")
+    runner_up = scored[1][0] if len(scored) > 1 else 0.0
+    evidence.add("margin", max(0.0, min(4.0, best_score - runner_up)))
+    rivals = [
+        t for r, (_, t) in enumerate(head[:8]) if abs(r - rank) > 1 and LEGAL_SUFFIX.search(t.upper())
+        and clean_name(t).upper() != upper and not BILL_TO.search(t)
+    ]  # fmt: skip
+    if rivals and LEGAL_SUFFIX.search(upper):
+        evidence.add("rival_legal_name")
+    return Finding(name or None, evidence), last
+
+
+def _sender_lines(doc: Document) -> list[tuple[int, str]]:
+    """Invoices name their issuer again in the footer or a sender line ("Sold by X, Inc.")."""
+    found = []
+    for i in doc.nonempty[HEAD_LINES * 2 :]:
+        for cell in doc.cells(i):
+            if LEGAL_SUFFIX.search(cell.text.upper()) and len(cell.text) < 60 and not _is_noise_line(cell.text):
+                found.append((i, cell.text))
+    return found[:4]
+
+
+ADDRESS_STOP = re.compile(
+    r"\bTEL|PHONE|\bFAX|\bH/?P\b|EMAIL|E-MAIL|WWW\.|HTTP|GST|\bSST\b|TAX|INVOICE|RECEIPT|\bDATE\b|"
+    r"CASHIER|\bBILL\b|\bREG\b|\bROC\b|\bCO\.?\s?NO|COMPANY NO|BUSINESS|\bBRN\b|OPEN|WELCOME|\bSLIP\b|"
+    r"\bDOC\b|TABLE|ORDER|\bCASH\b|MEMBER|COUNTER|TERMINAL|CHECK|SALES"
+)
+
+
+def extract_address(doc: Document, vendor_last_line: int | None) -> Finding:
+    evidence = Evidence(ADDRESS_WEIGHTS)
+    if vendor_last_line is None:
+        return Finding(None, evidence)
+    parts: list[str] = []
+    stopped_cleanly = False
+    for i in range(vendor_last_line + 1, min(len(doc.lines), vendor_last_line + 10)):
+        line = doc.lines[i]
+        upper = doc.upper[i]
+        if not line:
+            if parts:
+                break
+            continue
+        if not parts and (REGISTRATION.fullmatch(upper) or re.search(r"\bREG|\bROC\b|\bCO\.?\s?NO|GST", upper)):
+            continue  # registration lines between the name and the address
+        if ADDRESS_STOP.search(upper) or parse_amounts(line) or parse_dates(line):
+            stopped_cleanly = bool(parts)
+            break
+        if not parts and not (ADDRESS_WORD.search(upper) or POSTCODE.search(upper) or PLACE_WORD.search(upper)):
+            if i - vendor_last_line > 2:
+                break
+            continue  # a branch or brand line before the street
+        parts.append(line.strip(" ,"))
+        if len(parts) >= 5:
+            break
+    if not parts:
+        return Finding(None, evidence)
+    address = ", ".join(parts)
+    upper = address.upper()
+    if POSTCODE.search(upper):
+        evidence.add("postcode")
+    if PLACE_WORD.search(upper):
+        evidence.add("place_name")
+    if ADDRESS_WORD.search(upper):
+        evidence.add("address_word")
+    if len(parts) == 1:
+        evidence.add("one_line")
+    elif len(parts) <= 4:
+        evidence.add("lines_2_to_4")
+    if stopped_cleanly:
+        evidence.add("stopped_cleanly")
+    return Finding(address, evidence)

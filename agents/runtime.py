@@ -1,0 +1,75 @@
+"""Running a process's active agent version on a document and logging the run.
+
+`run_agent` never raises for anything the agent does wrong (provider errors, timeouts, malformed
+output, bugs in a provider): the failure is recorded on the AgentRun so the document goes to
+review with the reason instead of being lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from agents.confidence import overall_confidence
+from agents.models import AgentRun, AgentVersion, Document, fields_from_json
+from agents.providers import get_provider
+from agents.providers.base import AgentSpec, ProviderError
+from agents.validation import validate_output
+
+logger = logging.getLogger(__name__)
+
+
+def spec_for(version: AgentVersion) -> AgentSpec:
+    return AgentSpec(
+        process_slug=version.process.slug,
+        provider=version.provider,
+        model=version.model,
+        instructions=version.instructions,
+        fields=fields_from_json(version.schema_snapshot),
+        settings=version.settings,
+    )
+
+
+def active_version(process_id: int) -> AgentVersion | None:
+    return AgentVersion.objects.select_related("process").filter(process_id=process_id, is_active=True).first()
+
+
+def run_agent(document: Document, version: AgentVersion | None = None) -> AgentRun:
+    """Run `version` (default: the process's active one) on the document and save the AgentRun."""
+    version = version or active_version(document.process_id)
+    run = AgentRun(document=document, agent_version=version)
+    if document.text_problem:
+        run.error_code, run.error_message = "unreadable", f"no text could be read: {document.text_problem}"
+    elif version is None:
+        run.error_code, run.error_message = "no_active_version", "the process has no active agent version"
+    else:
+        _execute(run, spec_for(version), document.text)
+    run.save()
+    return run
+
+
+def _execute(run: AgentRun, spec: AgentSpec, text: str) -> None:
+    started = time.perf_counter()
+    try:
+        result = get_provider(spec.provider).run(spec, text)
+    except ProviderError as exc:
+        run.error_code, run.error_message, run.attempts = exc.code, exc.message, exc.attempts
+        run.prompt_tokens = int(exc.usage.get("prompt_tokens", 0))
+        run.completion_tokens = int(exc.usage.get("completion_tokens", 0))
+        run.cost = exc.usage.get("cost", run.cost)
+        run.model_used = exc.usage.get("model_used", "")
+    except Exception as exc:  # a bug in a provider must not lose the document
+        logger.exception("agent %s crashed on document %s", spec.provider, run.document_id)
+        run.error_code, run.error_message = "agent_crashed", f"{type(exc).__name__}: {exc}"
+    else:
+        run.output = {name: item.value for name, item in result.fields.items()}
+        run.confidences = {name: round(float(item.confidence), 4) for name, item in result.fields.items()}
+        run.confidence_methods = {name: item.method for name, item in result.fields.items()}
+        run.overall_confidence = overall_confidence(spec.fields, run.confidences)
+        run.validation_errors = validate_output(spec.fields, run.output)
+        run.reasoning = result.reasoning
+        run.model_used = result.model_used or spec.model
+        run.prompt_tokens, run.completion_tokens = result.prompt_tokens, result.completion_tokens
+        run.cost = result.cost
+        run.attempts = result.attempts
+    run.latency_ms = int((time.perf_counter() - started) * 1000)

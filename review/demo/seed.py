@@ -1,0 +1,80 @@
+"""Demo data: users for each role with their grants, the standard processes, generated documents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+
+from agents.models import Document, Process
+from review import intake, permissions
+from review.demo.generator import generate, to_pdf_bytes
+from review.models import Queue
+from review.permissions import Role
+from review.provisioning import ensure_standard_processes
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    password: str
+    role: str
+    does: str
+
+
+DEMO_USERS = (
+    DemoUser("alice", "alice-reviews", Role.REVIEWER, "reviews invoices and receipts"),
+    DemoUser("bob", "bob-reviews", Role.REVIEWER, "reviews expense classification"),
+    DemoUser("sam", "sam-specialist", Role.SPECIALIST, "works every escalation queue"),
+    DemoUser("paula", "paula-admin", Role.PROCESS_ADMIN, "administers every process"),
+    DemoUser("audrey", "audrey-audits", Role.AUDITOR, "reads and exports the trail of every process"),
+)
+REVIEWER_QUEUES = {
+    "alice": ("invoice-extraction-review", "receipt-extraction-review"),
+    "bob": ("expense-classification-review",),
+}
+
+
+@transaction.atomic
+def create_demo_users() -> list[DemoUser]:
+    processes = list(Process.objects.all())
+    for demo in DEMO_USERS:
+        user, created = User.objects.get_or_create(username=demo.username, defaults={"email": f"{demo.username}@example.com"})
+        if created:
+            user.set_password(demo.password)
+            user.save()
+        user.groups.add(Group.objects.get(name=demo.role))
+        if demo.role == Role.REVIEWER:
+            for slug in REVIEWER_QUEUES[demo.username]:
+                permissions.grant_queue(Queue.objects.get(slug=slug), user)
+        elif demo.role == Role.SPECIALIST:
+            for queue in Queue.objects.filter(kind=Queue.Kind.ESCALATION):
+                permissions.grant_queue(queue, user)
+        elif demo.role == Role.PROCESS_ADMIN:
+            for process in processes:
+                permissions.grant_process("administer_process", process, user)
+        elif demo.role == Role.AUDITOR:
+            for process in processes:
+                permissions.grant_process("audit_process", process, user)
+    return list(DEMO_USERS)
+
+
+def load_demo_documents(*, seed: int, count: int) -> dict[str, int]:
+    """Deliver generated documents through the normal intake (so triage runs on each)."""
+    processes = {p.slug: p for p in Process.objects.all()}
+    counts = {"new": 0, "duplicate": 0}
+    for doc in generate(seed, count):
+        data = to_pdf_bytes(doc.text) if doc.as_pdf else doc.text.encode()
+        received = intake.receive(
+            process=processes[doc.process_slug], filename=doc.filename, data=data,
+            source=Document.Source.DEMO, actor=None, channel="demo generator",
+        )
+        counts["new" if received.created else "duplicate"] += 1
+    return counts
+
+
+def seed(*, seed: int = 7, count: int = 120) -> tuple[list[DemoUser], dict[str, int]]:
+    ensure_standard_processes()
+    users = create_demo_users()
+    return users, load_demo_documents(seed=seed, count=count)

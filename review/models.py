@@ -1,0 +1,155 @@
+"""Human oversight: queues, review tasks, object permissions and the decision trail."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from agents.autonomy import Reason
+from agents.models import AgentRun, Document, Process
+
+
+class Queue(models.Model):
+    """A work queue of one process; reviewers are granted queues, never single items."""
+
+    class Kind(models.TextChoices):
+        REVIEW = "review", "Review"
+        ESCALATION = "escalation", "Escalation (specialists)"
+
+    process = models.ForeignKey(Process, on_delete=models.PROTECT, related_name="queues")
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.REVIEW)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["process__name", "kind", "name"]
+        permissions = [("work_queue", "Can claim and decide the items of this queue")]
+        constraints = [
+            models.UniqueConstraint(fields=["process", "kind"], name="one_queue_per_process_and_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReviewTask(models.Model):
+    """One document waiting for (or decided by) a person, in one queue."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        CLAIMED = "claimed", "Claimed"
+        DECIDED = "decided", "Decided"
+        ESCALATED = "escalated", "Escalated"
+
+    LIVE_STATES = (State.OPEN, State.CLAIMED)
+
+    document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="review_tasks")
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="tasks")
+    agent_run = models.ForeignKey(AgentRun, null=True, on_delete=models.PROTECT, related_name="review_tasks")
+    reason = models.CharField(max_length=32, choices=Reason.CHOICES)
+    policy = models.JSONField(default=dict)  # the autonomy policy in force when it was routed
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    priority = models.SmallIntegerField(default=0)  # higher first
+    due_at = models.DateTimeField()
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    lease_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)  # the escalating reviewer's note, for the specialist
+    escalated_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="escalations"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document"], condition=Q(state__in=["open", "claimed"]), name="one_live_task_per_document"
+            ),
+        ]
+        indexes = [
+            # The claim query: open tasks of a queue by priority, due time, age.
+            models.Index(
+                "queue",
+                models.F("priority").desc(),
+                "due_at",
+                "id",
+                condition=Q(state="open"),
+                name="task_claim_order",
+            ),
+            models.Index(fields=["queue", "state"], name="task_queue_state"),
+            models.Index(fields=["state", "lease_expires_at"], name="task_state_lease"),
+        ]
+
+    def __str__(self) -> str:
+        return f"task {self.pk} ({self.reason}) in {self.queue_id}"
+
+
+class QueueUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Queue, on_delete=models.CASCADE)
+
+
+class QueueGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Queue, on_delete=models.CASCADE)
+
+
+class ProcessUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Process, on_delete=models.CASCADE)
+
+
+class ProcessGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Process, on_delete=models.CASCADE)
+
+
+class TrailEntry(models.Model):
+    """One append-only, hash-chained entry of the decision trail. Never updated, never deleted."""
+
+    seq = models.BigIntegerField(unique=True)
+    created_at = models.DateTimeField()
+    actor_kind = models.CharField(max_length=16)  # "user" | "agent" | "system"
+    actor_id = models.CharField(max_length=64, blank=True)  # user pk, or agent version pk
+    actor_label = models.CharField(max_length=200)  # username, or "invoice-extraction v3 (rules)"
+    action = models.CharField(max_length=64)
+    process = models.ForeignKey(Process, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    document = models.ForeignKey(Document, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    data = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["document", "seq"], name="trail_document_seq"),
+            models.Index(fields=["process", "seq"], name="trail_process_seq"),
+            models.Index(fields=["action", "seq"], name="trail_action_seq"),
+            models.Index(fields=["created_at"], name="trail_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} by {self.actor_label}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TrailImmutable("trail entries cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TrailImmutable("trail entries cannot be deleted")
+
+
+class TrailImmutable(Exception):
+    pass
+
+
+class TrailHead(models.Model):
+    """A single row holding the chain's head; locking it serialises appends so the chain never forks."""
+
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"trail head #{self.seq}"

@@ -1,0 +1,75 @@
+"""Who may see and do what. The only module that imports guardian.
+
+Roles are groups (reviewer, specialist, process admin, auditor); scope is object permissions on
+queues (work_queue) and processes (administer_process, audit_process), granted to users or groups.
+A forbidden object looks exactly like a missing one: the helpers answer 404.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, User
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
+
+from agents.models import Document, Process
+from review.models import Queue
+
+WORK_QUEUE = "review.work_queue"
+ADMINISTER_PROCESS = "agents.administer_process"
+AUDIT_PROCESS = "agents.audit_process"
+
+
+class Role:
+    REVIEWER = "reviewer"
+    SPECIALIST = "specialist"
+    PROCESS_ADMIN = "process-admin"
+    AUDITOR = "auditor"
+
+    ALL = (REVIEWER, SPECIALIST, PROCESS_ADMIN, AUDITOR)
+
+
+def queues_for_user(user: User) -> QuerySet[Queue]:
+    return get_objects_for_user(user, WORK_QUEUE, klass=Queue, accept_global_perms=False)
+
+
+def administered_processes(user: User) -> QuerySet[Process]:
+    return get_objects_for_user(user, ADMINISTER_PROCESS, klass=Process, accept_global_perms=False)
+
+
+def audited_processes(user: User) -> QuerySet[Process]:
+    return get_objects_for_user(user, AUDIT_PROCESS, klass=Process, accept_global_perms=False)
+
+
+def visible_processes(user: User) -> QuerySet[Process]:
+    """Processes a user works on in any role: a queue they hold, or administer, or audit."""
+    queue_process_ids = queues_for_user(user).values("process_id")
+    return Process.objects.filter(pk__in=queue_process_ids).union(
+        administered_processes(user), audited_processes(user)
+    )
+
+
+def visible_process_ids(user: User) -> set[int]:
+    return set(visible_processes(user).values_list("pk", flat=True))
+
+
+def get_process_for_user(user: User, slug: str) -> Process:
+    return get_object_or_404(Process, slug=slug, pk__in=visible_process_ids(user))
+
+
+def get_document_for_user(user: User, pk: int) -> Document:
+    return get_object_or_404(
+        Document.objects.select_related("process"), pk=pk, process_id__in=visible_process_ids(user)
+    )
+
+
+def grant_queue(queue: Queue, to: User | Group) -> None:
+    assign_perm("work_queue", to, queue)
+
+
+def revoke_queue(queue: Queue, to: User | Group) -> None:
+    remove_perm("work_queue", to, queue)
+
+
+def grant_process(codename: str, process: Process, to: User | Group) -> None:
+    assign_perm(codename, to, process)

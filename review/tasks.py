@@ -1,0 +1,38 @@
+"""Celery tasks: thin, take ids, idempotent, and retried only on named transient errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
+
+from agents import services
+from review import triage
+
+
+@shared_task(
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=120,
+    max_retries=8,
+    acks_late=True,
+)
+def triage_document(document_id: int) -> str:
+    """Run the agent on a received document and route it (no-op if it was already triaged)."""
+    return triage.triage_document(document_id)
+
+
+@shared_task
+def requeue_stalled_documents() -> int:
+    """Periodic: documents whose worker died, or whose task never reached the broker, run again."""
+    ids = services.requeue_stalled(older_than=timedelta(seconds=settings.TRIAGE_STALL_SECONDS))
+    for document_id in ids:
+        triage_document.delay(document_id)
+    return len(ids)
+
+
+def enqueue_triage(document_id: int) -> None:
+    """Queue triage once the current transaction commits (a broker outage leaves it for the requeue job)."""
+    transaction.on_commit(lambda: triage_document.delay(document_id), robust=True)

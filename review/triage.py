@@ -1,0 +1,92 @@
+"""Triage: ask the agents to run and decide, then act on the verdict.
+
+Flow for one document: claim it (received -> processing, compare-and-set), run the active agent
+version (the run is logged whatever happens), judge the run against the policy in force, then in
+one transaction settle the document (auto-accepted or in review), create the review task when
+needed, and write the trail entry with the agent's output and the policy that decided.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from django.db import transaction
+
+from agents import runtime, services
+from agents.autonomy import Verdict
+from agents.models import AgentRun, Document, Process
+from review import queues, trail
+from review.models import ReviewTask
+from review.trail import Action, System
+
+logger = logging.getLogger(__name__)
+
+
+def triage_document(document_id: int) -> str:
+    """Run and route one document. Idempotent: returns "skipped" when it is not (or no longer) received."""
+    document = services.begin_processing(document_id)
+    if document is None:
+        return "skipped"
+    run = runtime.run_agent(document)
+    return act_on_run(run)
+
+
+@transaction.atomic
+def act_on_run(run: AgentRun) -> str:
+    """Judge the run with the process's current policy and settle its document (one transaction)."""
+    process = Process.objects.get(pk=run.document.process_id)
+    verdict = services.judge_run(run=run, process=process)
+    services.settle_run(run=run, verdict=verdict)
+    task = None
+    if not verdict.accept:
+        queue = queues.review_queue_for(process)
+        task = ReviewTask.objects.create(
+            document=run.document,
+            queue=queue,
+            agent_run=run,
+            reason=verdict.reason,
+            policy=run.policy,
+            priority=queues.priority_for(verdict.reason),
+            due_at=queues.due_at_for(process),
+        )
+    trail.record(
+        Action.AGENT_AUTO_ACCEPTED if verdict.accept else Action.AGENT_ROUTED_TO_REVIEW,
+        actor=run.agent_version or System("triage"),
+        process=process,
+        document=run.document,
+        data=_run_summary(run, verdict) | ({"task": task.pk, "queue": task.queue.slug} if task else {}),
+    )
+    return "auto_accepted" if verdict.accept else f"review:{verdict.reason}"
+
+
+def _run_summary(run: AgentRun, verdict: Verdict) -> dict:
+    version = run.agent_version
+    return {
+        "run": run.pk,
+        "agent_version": version.number if version else None,
+        "provider": version.provider if version else None,
+        "model": run.model_used,
+        "input": {"document": run.document_id, "checksum": run.document.checksum},
+        "output": run.output,
+        "confidences": run.confidences,
+        "confidence_methods": run.confidence_methods,
+        "overall_confidence": run.overall_confidence,
+        "validation_errors": run.validation_errors,
+        "reasoning": run.reasoning[:2000],
+        "tokens": {"prompt": run.prompt_tokens, "completion": run.completion_tokens},
+        "cost": str(Decimal(run.cost)),
+        "latency_ms": run.latency_ms,
+        "error": {"code": run.error_code, "message": run.error_message[:500]} if run.error_code else None,
+        "attempts": run.attempts,
+        "decision": "auto_accept" if verdict.accept else "review",
+        "reason": verdict.reason,
+        "would_auto_accept": verdict.would_auto_accept,
+        "audit_draw": round(verdict.audit_draw, 6),
+        "policy": verdict.policy.as_dict(),
+        "low_fields": list(verdict.low_fields),
+    }
+
+
+def pending_documents(limit: int = 1000) -> list[int]:
+    return list(Document.objects.filter(state=Document.State.RECEIVED).values_list("pk", flat=True)[:limit])

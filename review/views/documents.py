@@ -1,0 +1,64 @@
+"""The first screen after login, the document list and a document's page."""
+
+from __future__ import annotations
+
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from agents.models import Document
+from backoffice.types import AuthedRequest
+from review import permissions, selectors
+
+
+@require_GET
+def home(request: AuthedRequest) -> HttpResponse:
+    process_ids = permissions.visible_process_ids(request.user)
+    summaries = selectors.process_summaries(process_ids)
+    documents, next_cursor = selectors.document_page(process_ids)
+    return render(
+        request,
+        "review/home.html",
+        {"summaries": summaries, "documents": documents[:15], "has_more": len(documents) > 15},
+    )
+
+
+@require_GET
+def document_list(request: AuthedRequest) -> HttpResponse:
+    process_ids = permissions.visible_process_ids(request.user)
+    slug = request.GET.get("process", "")
+    process = permissions.get_process_for_user(request.user, slug) if slug else None
+    state = request.GET.get("state", "")
+    if state not in Document.State.values:
+        state = ""
+    before = request.GET.get("before", "")
+    documents, next_cursor = selectors.document_page(
+        process_ids, process=process, state=state, before=int(before) if before.isdigit() else None
+    )
+    context = {
+        "documents": documents,
+        "next_cursor": next_cursor,
+        "process": process,
+        "state": state,
+        "states": Document.State.choices,
+        "processes": selectors.Process.objects.filter(pk__in=process_ids).order_by("name"),
+    }
+    template = "review/documents.html#document-rows" if request.htmx else "review/documents.html"
+    return render(request, template, context)
+
+
+@require_GET
+def document_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    document = permissions.get_document_for_user(request.user, pk)
+    return render(
+        request, "review/document.html", {"document": document, **selectors.document_detail(document)}
+    )
+
+
+@require_GET
+def document_file(request: AuthedRequest, pk: int) -> FileResponse:
+    document = permissions.get_document_for_user(request.user, pk)
+    response = FileResponse(document.file.open("rb"), content_type=document.content_type)
+    response["Content-Disposition"] = f'inline; filename="{document.original_name.replace(chr(34), "")}"'
+    response["Content-Security-Policy"] = "sandbox"
+    return response
