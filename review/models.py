@@ -153,3 +153,91 @@ class TrailHead(models.Model):
 
     def __str__(self) -> str:
         return f"trail head #{self.seq}"
+
+
+class TrailCheckpoint(models.Model):
+    """The chain's head copied out of the trail table at a point in time (periodic job, exports).
+
+    Deleting the newest trail entries leaves the chain itself consistent; a checkpoint whose seq or
+    hash no longer matches the table reveals it.
+    """
+
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    reason = models.CharField(max_length=32)  # "periodic" | "export" | "verification"
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["-seq"], name="checkpoint_seq_desc")]
+
+    def __str__(self) -> str:
+        return f"checkpoint #{self.seq}"
+
+
+class Decision(models.Model):
+    """A person's decision on a review task: who, what, when, how long, and the final fields."""
+
+    class Action(models.TextChoices):
+        APPROVE = "approve", "Approved"
+        CORRECT = "correct", "Corrected"
+        REJECT = "reject", "Rejected"
+        ESCALATE = "escalate", "Escalated"
+
+    task = models.OneToOneField(ReviewTask, on_delete=models.PROTECT, related_name="decision")
+    document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="decisions")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="decisions")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    final_fields = models.JSONField(null=True, blank=True)
+    changes = models.JSONField(default=dict)  # {"total": ["12.50", "12.05"]}
+    note = models.TextField(blank=True)  # rejection reason or escalation note
+    seconds_spent = models.FloatField()
+    claimed_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["reviewer", "created_at"], name="decision_reviewer_created"),
+            models.Index(fields=["created_at"], name="decision_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} of task {self.task_id} by {self.reviewer_id}"
+
+
+class LabelledExample(models.Model):
+    """Agent output against human truth, field by field: the data that measures the agent."""
+
+    class Outcome(models.TextChoices):
+        APPROVED = "approved", "Approved as is"
+        CORRECTED = "corrected", "Corrected"
+        REJECTED = "rejected", "Rejected"
+        ESCALATED = "escalated", "Escalated"
+
+    process = models.ForeignKey(Process, on_delete=models.PROTECT, related_name="+")
+    document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="labelled_examples")
+    decision = models.OneToOneField(Decision, on_delete=models.PROTECT, related_name="example")
+    agent_run = models.ForeignKey(AgentRun, null=True, on_delete=models.PROTECT, related_name="+")
+    agent_version = models.ForeignKey(
+        "agents.AgentVersion", null=True, on_delete=models.PROTECT, related_name="labelled_examples"
+    )
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    agent_output = models.JSONField(default=dict)
+    agent_confidences = models.JSONField(default=dict)
+    overall_confidence = models.FloatField(null=True)
+    human_fields = models.JSONField(null=True)  # None for rejections and escalations
+    field_correct = models.JSONField(default=dict)  # {"total": true, "date": false}
+    all_correct = models.BooleanField(null=True)
+    route_reason = models.CharField(max_length=32, choices=Reason.CHOICES)
+    audit_sample_rate = models.FloatField(null=True)  # for weighting audit samples (1 / rate)
+    is_regression_case = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["process", "created_at"], name="example_process_created"),
+            models.Index(fields=["agent_version", "created_at"], name="example_version_created"),
+            models.Index(fields=["process", "route_reason", "created_at"], name="example_process_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"example {self.pk} ({self.outcome})"

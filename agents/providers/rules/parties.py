@@ -10,7 +10,7 @@ from .normalise import parse_amounts, parse_dates
 
 LEGAL_SUFFIX = re.compile(
     r"\b(SDN\.?\s?BHD|SDN|BHD|S/B|BERHAD|ENTERPRISE|ENTERPRISES|TRADING|PLT|LTD|LIMITED|LLC|INC|CORP|"
-    r"CORPORATION|CO\.|COMPANY|GMBH|AG|B\.V\.?|N\.V\.|SARL|SAS|PLC|PTE|PTY|S\.?A\.|S\.?L\.)(?![\w])"
+    r"CORPORATION|CO\.(?!\s?(NO|REG))|COMPANY(?!\s?(NO|REG))|GMBH|AG|B\.V\.?|N\.V\.|SARL|SAS|PLC|PTE|PTY|S\.?A\.|S\.?L\.)(?![\w])"
 )
 BUSINESS_WORD = re.compile(
     r"\b(RESTORAN|RESTAURANT|CAFE|KOPITIAM|BAKER(Y|IES)|STATIONERY|HARDWARE|MART|MARKET|SHOP|STORE|"
@@ -34,7 +34,7 @@ BOILERPLATE = re.compile(
     r"TAX INVOICE|INVOICE|RECEIPT|\bBILL\b|WELCOME|\bCOPY\b|\bTEL\b|TEL\s?:|PHONE|\bFAX|\bH/?P\b|GST|"
     r"\bREG\b|\bROC\b|\bCO\.?\s?NO|COMPANY NO|BUSINESS NO|\bBRN\b|EMAIL|E-MAIL|WWW\.|HTTP|@|"
     r"CASHIER|TABLE|\bDATE\b|\bTIME\b|THANK|ORDER|CUSTOMER|MEMBER|\bPOS\b|TERMINAL|OPEN|CLOSE|"
-    r"\bSLIP\b|^CASH (SALE|BILL)|SIMPLIFIED|GOODS SOLD|POSTED|SHOPPING|HOURS"
+    r"\bSLIP\b|^CASH (SALE|BILL)|FACTUUR|FACTURE|RECHNUNG|SIMPLIFIED|GOODS SOLD|POSTED|SHOPPING|HOURS"
 )
 # Registration numbers and ownership notes printed around the name: "(519537-X)", "CO.REG: 933109-X".
 REGISTRATION = re.compile(
@@ -96,7 +96,7 @@ def _line_score(upper: str, rank: int) -> float:
 
 def clean_name(name: str) -> str:
     name = OWNERSHIP_PREFIX.sub("", name.strip())
-    name = re.sub(r"^#?\d+\s+(?=[A-Z])", "", name)  # a receipt counter printed before the name
+    name = re.sub(r"^#\d+\s+", "", name)  # a receipt counter printed before the name
     suffixes = list(LEGAL_SUFFIX.finditer(name.upper()))
     if suffixes:
         # After the legal form, keep a branch in words ("(JALAN KLANG LAMA)"), drop registration numbers.
@@ -116,13 +116,15 @@ SUFFIX_FIRST = re.compile(r"^(\(?[A-Z]\)|CO\.?|SDN|BHD|S/B|&|ENTERPRISES?|TRADIN
 def _name_like(text: str) -> bool:
     upper = text.upper()
     return not (
-        _is_noise_line(upper) or ADDRESS_WORD.search(upper) or BOILERPLATE.search(upper)
+        PERSON_NAME.fullmatch(upper) or _is_noise_line(upper) or ADDRESS_WORD.search(upper) or BOILERPLATE.search(upper)
         or LEGAL_SUFFIX.search(upper) or BILL_TO.search(upper)
     )  # fmt: skip
 
 
 def _completes_name(prev: str, current: str) -> bool:
     """A legal name broken over two lines: "POPULAR BOOK" / "CO. (M) SDN BHD"."""
+    if prev.count("(") > prev.count(")") and not _is_noise_line(prev):
+        return True  # "ENTERPRISE (SETIA" / "ALAM) SDN BHD"
     if not _name_like(prev) or prev.upper().startswith("DIMILIKI"):
         return False
     upper = current.upper()
@@ -152,7 +154,9 @@ def _head(doc: Document) -> list[tuple[int, str]]:
     head: list[tuple[int, str]] = []
     for i in doc.nonempty[: HEAD_LINES * 2]:
         parts = [c.text for c in doc.cells(i)] if doc.is_layout else [doc.lines[i]]
-        head.extend((i, re.sub(r"\s+INVOICE$", "", p, flags=re.I)) for p in parts)
+        if doc.is_layout:  # "Amazon Web Services Invoice" titles an invoice with its issuer
+            parts = [re.sub(r"(?<=\w{4})\s+INVOICE$", "", p, flags=re.I) for p in parts]
+        head.extend((i, p) for p in parts)
     return head[: HEAD_LINES * (3 if doc.is_layout else 1)]
 
 
@@ -178,12 +182,18 @@ def extract_vendor(doc: Document) -> tuple[Finding, int | None]:
         return Finding(None, evidence), None
     line_index, text = head[rank]
     last = line_index
-    if rank > 0 and _completes_name(head[rank - 1][1], text):
-        text = f"{head[rank - 1][1]} {text}"
-        evidence.add("joined_lines")
-    elif rank + 1 < len(head) and _continues_name(text, head[rank + 1][1]):
+    first = rank
+    while (
+        first > 0 and rank - first < 2 and head[first - 1][0] != head[first][0]
+        and _completes_name(head[first - 1][1], text)
+    ):  # fmt: skip
+        first -= 1
+        text = f"{head[first][1]} {text}"
+    joined_forward = rank + 1 < len(head) and _continues_name(text, head[rank + 1][1])
+    if joined_forward:
         text = f"{text} {head[rank + 1][1]}"
         last = head[rank + 1][0]
+    if first < rank or joined_forward:
         evidence.add("joined_lines")
     name = clean_name(text)
     upper = name.upper()
@@ -191,7 +201,7 @@ def extract_vendor(doc: Document) -> tuple[Finding, int | None]:
         evidence.add("legal_suffix")
     if BUSINESS_WORD.search(upper):
         evidence.add("business_word")
-    if rank == 0:
+    if first == 0:
         evidence.add("first_line")
     if sum(ch.isalpha() for ch in name) < 5:
         evidence.add("short")
