@@ -35,7 +35,7 @@ clean-demo:
 
 ## test: the whole suite on PostgreSQL and Redis, browser tests in Debian's Chromium
 test: $(VENV)/.dev-installed services chromium
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=1 \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_TASK_ALWAYS_EAGER=1 DEBUG=1 \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 services:

@@ -158,6 +158,7 @@ def requeue_stalled(*, older_than: timedelta) -> list[int]:
     return sorted(set(stalled) | set(waiting))
 
 
+@transaction.atomic
 def create_version(
     *,
     process: Process,
@@ -184,6 +185,7 @@ def create_version(
     )
 
 
+@transaction.atomic
 def activate_version(*, version: AgentVersion) -> AgentVersion | None:
     """Make `version` the active one of its process; returns the previously active version."""
     previous = AgentVersion.objects.select_for_update().filter(process=version.process_id, is_active=True).first()
@@ -199,6 +201,7 @@ def activate_version(*, version: AgentVersion) -> AgentVersion | None:
 AUTONOMY_FIELDS = ("autonomy_mode", "confidence_threshold", "field_thresholds", "audit_sample_rate", "target_accuracy")
 
 
+@transaction.atomic
 def set_autonomy(*, process: Process, changes: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     """Change a process's autonomy settings; returns {field: (before, after)} for what changed."""
     unknown = set(changes) - set(AUTONOMY_FIELDS)

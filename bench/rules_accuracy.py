@@ -55,7 +55,8 @@ def spec_for(process: str) -> AgentSpec:
 
 TRUTH_DATE_FORMATS = (
     "%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y", "%d-%m-%y", "%d.%m.%y", "%Y/%m/%d",
-    "%Y%m%d", "%d %b %Y", "%d %b %y", "%d/%b/%Y", "%d-%b-%Y", "%d-%b-%y", "%b %d, %Y", "%d %B %Y",
+    "%Y%m%d", "%d%m%Y", "%d %b %Y", "%d %b %y", "%d/%b/%Y", "%d-%b-%Y", "%d-%b-%y", "%b %d, %Y", "%d %B %Y",
+    "%m/%d/%Y", "%m-%d-%Y",  # only reached when day-first is impossible (12/13/2016)
 )  # fmt: skip
 
 
@@ -178,7 +179,9 @@ def main() -> int:
 
 
 def print_thresholds(rows: list, documents: list) -> None:
-    print(f"\n{'threshold':>9} | {'field coverage':>14} {'accuracy':>9} | {'doc coverage':>12} {'fully right':>11}")
+    print(
+        f"\n{'threshold':>9} | {'field coverage':>14} {'accuracy':>9} | {'doc coverage':>12} {'fully right':>11}"
+    )
     for t in THRESHOLDS:
         above = [o for o in rows if o[3] >= t]
         docs = [d for d in documents if d[1] >= t]

@@ -59,6 +59,9 @@ class ReviewTask(models.Model):
     )
     lease_token = models.UUIDField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # When the reviewer first saw it; null while it is only prefetched (claimed ahead of time).
+    started_at = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True)  # the escalating reviewer's note, for the specialist
     escalated_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="escalations"

@@ -8,7 +8,7 @@ A forbidden object looks exactly like a missing one: the helpers answer 404.
 from __future__ import annotations
 
 from django.contrib.auth.models import Group, User
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
@@ -43,9 +43,10 @@ def audited_processes(user: User) -> QuerySet[Process]:
 
 def visible_processes(user: User) -> QuerySet[Process]:
     """Processes a user works on in any role: a queue they hold, or administer, or audit."""
-    queue_process_ids = queues_for_user(user).values("process_id")
-    return Process.objects.filter(pk__in=queue_process_ids).union(
-        administered_processes(user), audited_processes(user)
+    return Process.objects.filter(
+        Q(pk__in=queues_for_user(user).values("process_id"))
+        | Q(pk__in=administered_processes(user).values("pk"))
+        | Q(pk__in=audited_processes(user).values("pk"))
     )
 
 

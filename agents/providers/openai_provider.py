@@ -347,12 +347,13 @@ class ParsedAnswer:
 
 def parse_choice(choice: Any, fields: tuple[FieldSpec, ...]) -> ParsedAnswer:
     """Parse and validate one choice of a completion; raises BadAnswer."""
-    content = choice.message.content
-    if not content:
-        refusal = getattr(choice.message, "refusal", None)
+    message = getattr(choice, "message", None)
+    content = getattr(message, "content", None)
+    if not content or not isinstance(content, str):
+        refusal = getattr(message, "refusal", None)
         reason = f" (refused: {refusal})" if refusal else ""
         raise BadAnswer("malformed_output", f"the answer was empty{reason}", "")
-    if choice.finish_reason == "length":
+    if getattr(choice, "finish_reason", None) == "length":
         raise BadAnswer("malformed_output", "the answer was cut off at the token limit", content)
     try:
         data = json.loads(content, parse_float=Decimal)
@@ -491,6 +492,7 @@ class RunState:
     def attempt(
         self, endpoint: Endpoint, error: str, status: int | None, latency_ms: int, detail: str
     ) -> None:
+        log.warning("LLM call failed: %s %s %s (%s)", endpoint.label, endpoint.model, error, status)
         self.attempts.append(
             {
                 "endpoint": endpoint.label,
@@ -602,12 +604,14 @@ class OpenAIProvider:
                 except BadAnswer as bad:
                     problems.append(bad)
             if answers:
-                state.model_used = reply.completion.model or reply.endpoint.model
+                for bad in problems:  # some of several samples: they count as disagreeing
+                    state.attempt(reply.endpoint, bad.code, 200, reply.latency_ms, bad.message)
+                state.model_used = getattr(reply.completion, "model", None) or reply.endpoint.model
                 return answers, len(reply.completion.choices), conversation
             bad = problems[0] if problems else BadAnswer("malformed_output", "the answer had no choices", "")
             state.attempt(reply.endpoint, bad.code, 200, reply.latency_ms, bad.message)
             if round_ == 2:
-                state.model_used = reply.completion.model or reply.endpoint.model
+                state.model_used = getattr(reply.completion, "model", None) or reply.endpoint.model
                 raise state.error(bad.code, f"the model's answer was rejected twice: {bad.message}")
             conversation = [
                 *messages,
@@ -672,6 +676,8 @@ class OpenAIProvider:
         extra: dict[str, Any] = {"max_tokens": settings.max_tokens} if settings.max_tokens else {}
         if n > 1:
             extra["n"] = n
+        if logprobs:
+            extra["logprobs"] = True
         last = TransportFailed("connection_error", "no endpoint was tried")
         for index in order:
             endpoint = settings.endpoints[index]
@@ -684,15 +690,16 @@ class OpenAIProvider:
                         messages=messages,
                         response_format=state.response_format,
                         temperature=temperature,
-                        logprobs=logprobs,
                         timeout=settings.timeout_s,
                         **extra,
                     )
-                except openai.APIError as exc:
+                    if not isinstance(getattr(completion, "choices", None), list):
+                        raise ValueError("the response is not a chat completion")
+                except (openai.APIError, ValueError) as exc:
                     latency_ms = round((time.monotonic() - started) * 1000)
-                    code, status, retryable, wait = _classify(exc)
-                    state.attempt(endpoint, code, status, latency_ms, str(exc.message))
-                    last = TransportFailed(code, f"{endpoint.label}: {exc.message}")
+                    code, status, retryable, wait, detail = _classify(exc)
+                    state.attempt(endpoint, code, status, latency_ms, detail)
+                    last = TransportFailed(code, f"{endpoint.label}: {detail}")
                     if not retryable or try_ == settings.max_retries:
                         break
                     if wait is None:
@@ -706,12 +713,14 @@ class OpenAIProvider:
         raise TransportFailed(last.code, f"every endpoint failed; last: {last.message}")
 
     def _account(self, state: RunState, endpoint: Endpoint, completion: Any) -> None:
-        usage = completion.usage
+        usage = getattr(completion, "usage", None)
         prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
         output = int(getattr(usage, "completion_tokens", 0) or 0)
         state.prompt_tokens += prompt
         state.completion_tokens += output
-        state.cost += call_cost(self._prices, (completion.model, endpoint.model), prompt, output)
+        state.cost += call_cost(
+            self._prices, (getattr(completion, "model", ""), endpoint.model), prompt, output
+        )
 
     def _api_key(self, endpoint: Endpoint) -> str:
         return self._env.get(endpoint.api_key_env) or KEY_PLACEHOLDER
@@ -728,20 +737,21 @@ class OpenAIProvider:
         return client
 
 
-def _classify(exc: openai.APIError) -> tuple[str, int | None, bool, float | None]:
-    """(error code, HTTP status, retry on the same endpoint?, server-requested wait in seconds)."""
+def _classify(exc: Exception) -> tuple[str, int | None, bool, float | None, str]:
+    """(error code, HTTP status, retry on the same endpoint?, server-requested wait, detail)."""
     if isinstance(exc, openai.APITimeoutError):
-        return "timeout", None, True, None
+        return "timeout", None, True, None, exc.message
     if isinstance(exc, openai.APIConnectionError):
-        return "connection_error", None, True, None
+        return "connection_error", None, True, None, exc.message
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         if status == 429:
-            return "rate_limited", status, True, retry_after(exc.response.headers)
+            return "rate_limited", status, True, retry_after(exc.response.headers), exc.message
         if status >= 500:
-            return "server_error", status, True, None
-        return "client_error", status, False, None
-    return "server_error", None, True, None  # e.g. a response that is not what the API returns
+            return "server_error", status, True, None, exc.message
+        return "client_error", status, False, None, exc.message
+    # A 200 whose body is not a chat completion (a proxy's error page, truncated JSON).
+    return "server_error", 200, True, None, f"unreadable response: {exc}"
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:

@@ -12,8 +12,8 @@ scripted behaviour; when the script is empty the server's `default` behaviour an
 
 Behaviours: `answer(fields, logprobs=..., reasoning=..., stated_confidence=...)`, `invalid_json()`,
 `schema_violation(fields)`, `samples(answer(...), answer(...))` (one per choice when the request asks
-for several with `n`), `status(code, retry_after=...)`, `hang(seconds)`, or a callable that receives
-the `RecordedRequest` and returns one of these (or a plain dict of fields, meaning `answer(dict)`).
+for several with `n`), `status(code, retry_after=...)`, `raw(body)`, `hang(seconds)`, or a callable
+that receives the `RecordedRequest` and returns one of these (or a dict of fields: `answer(dict)`).
 `latency` delays every answer without blocking other requests (one thread per connection).
 No pytest imports here: bench scripts use it too.
 """
@@ -104,7 +104,7 @@ class InvalidJSON:
 class Samples:
     """Several different choices for one request (choice i uses answers[i % len(answers)])."""
 
-    answers: tuple[Answer, ...]
+    answers: tuple[Answer | InvalidJSON, ...]
 
 
 @dataclass
@@ -116,13 +116,22 @@ class Status:
 
 
 @dataclass
+class Raw:
+    """Any status and body, verbatim (a proxy's HTML error page, truncated JSON, ...)."""
+
+    body: str
+    code: int = 200
+    content_type: str = "text/html"
+
+
+@dataclass
 class Hang:
     """Accept the request, send nothing for `seconds`, then close the connection."""
 
     seconds: float
 
 
-Behaviour = Answer | InvalidJSON | Samples | Status | Hang
+Behaviour = Answer | InvalidJSON | Samples | Status | Raw | Hang
 Hook = Callable[["RecordedRequest"], "Behaviour | dict[str, Any]"]
 
 
@@ -148,12 +157,16 @@ def schema_violation(fields: dict[str, Any], **kwargs: Any) -> Answer:
     return answer(fields, **kwargs)
 
 
-def samples(*answers: Answer) -> Samples:
+def samples(*answers: Answer | InvalidJSON) -> Samples:
     return Samples(tuple(answers))
 
 
 def status(code: int, *, retry_after: float | None = None, message: str = "") -> Status:
     return Status(code, retry_after=retry_after, message=message)
+
+
+def raw(body: str, *, code: int = 200, content_type: str = "text/html") -> Raw:
+    return Raw(body, code, content_type)
 
 
 def hang(seconds: float) -> Hang:
@@ -208,7 +221,9 @@ class FakeOpenAI:
         self._stopping.clear()
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = _Server(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -353,10 +368,12 @@ class _Handler(BaseHTTPRequestHandler):
         return request
 
     def _send_json(self, code: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode("utf-8")
+        self._send(code, json.dumps(payload).encode("utf-8"), "application/json", headers)
+
+    def _send(self, code: int, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         try:
             self.send_response(code)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.send_header("x-request-id", f"req_{uuid.uuid4().hex[:16]}")
             for name, value in (headers or {}).items():
@@ -407,6 +424,9 @@ class _Handler(BaseHTTPRequestHandler):
             if behaviour.retry_after is not None:
                 headers["Retry-After"] = f"{behaviour.retry_after:g}"
             self._error(behaviour.code, behaviour.message, headers)
+            return
+        if isinstance(behaviour, Raw):
+            self._send(behaviour.code, behaviour.body.encode("utf-8"), behaviour.content_type)
             return
         if self.fake.latency:
             self.fake._stopping.wait(self.fake.latency)

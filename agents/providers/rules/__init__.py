@@ -31,7 +31,9 @@ class RulesProvider:
         elif ruleset == "extraction":
             results, reasoning = self._extract(spec.fields, text)
         else:
-            raise ProviderError("schema_violation", f"Unknown ruleset {ruleset!r}; expected one of {RULESETS}.")
+            raise ProviderError(
+                "schema_violation", f"Unknown ruleset {ruleset!r}; expected one of {RULESETS}."
+            )
         return ProviderResult(fields=results, reasoning=reasoning, model_used=f"rules:{ruleset}")
 
     def _extract(self, fields: tuple[FieldSpec, ...], text: str) -> tuple[dict[str, FieldResult], str]:

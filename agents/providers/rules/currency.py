@@ -40,7 +40,9 @@ def extract_currency(doc: Document) -> Finding:
     in_text: Counter[str] = Counter()
     for m in CODES.finditer(doc.full_upper):
         token = m.group(0)
-        code = "EUR" if token == "€" else "GBP" if token == "£" else "MYR" if token.startswith("RM") else token
+        code = (
+            "EUR" if token == "€" else "GBP" if token == "£" else "MYR" if token.startswith("RM") else token
+        )
         in_text[code] += 1
     for word, code in WORDS.items():
         if word in doc.full_upper:

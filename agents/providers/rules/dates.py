@@ -24,7 +24,7 @@ TIME = re.compile(r"\b\d{1,2}\s?:\s?\d{2}(?:\s?:\s?\d{2})?\b")
 US_STYLE = re.compile(r"\$|\bUSD\b|UNITED STATES|\b[A-Z]{2} \d{5}\b")
 
 WEIGHTS = {
-    "bias": 0.4,
+    "bias": 1.8,
     "issue_label": 1.8,  # "Invoice Date", "Factuurdatum"
     "date_label": 1.2,  # "DATE:"
     "with_time": 0.8,  # printed with a time of day: a transaction timestamp
@@ -126,7 +126,9 @@ def extract_date(doc: Document) -> Finding:
     evidence.add("ambiguous" if all(c.match.ambiguous for c in mine) else "unambiguous")
     if not 2000 <= best.year <= date.today().year + 1:
         evidence.add("implausible_year")
-    rivals = [c for c in candidates if c.match.value != best and {"issue_label", "date_label"} & set(c.reasons)]
+    rivals = [
+        c for c in candidates if c.match.value != best and {"issue_label", "date_label"} & set(c.reasons)
+    ]
     if rivals and not (reasons & {"issue_label"}):
         evidence.add("rival")
     evidence.add("margin", min(3.0, best_score - runner_up))

@@ -35,4 +35,6 @@ def extract(text: str, names: list[str]) -> dict[str, Finding]:
             findings[canonical] = simple[canonical](doc)
         elif canonical == "address":
             findings["address"] = extract_address(doc, vendor_last_line)
-    return {name: findings.get(canonical) or Finding(None, Evidence({})) for name, canonical in wanted.items()}
+    return {
+        name: findings.get(canonical) or Finding(None, Evidence({})) for name, canonical in wanted.items()
+    }

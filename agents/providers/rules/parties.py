@@ -221,7 +221,11 @@ def _sender_lines(doc: Document) -> list[tuple[int, str]]:
     found = []
     for i in doc.nonempty[HEAD_LINES * 2 :]:
         for cell in doc.cells(i):
-            if LEGAL_SUFFIX.search(cell.text.upper()) and len(cell.text) < 60 and not _is_noise_line(cell.text):
+            if (
+                LEGAL_SUFFIX.search(cell.text.upper())
+                and len(cell.text) < 60
+                and not _is_noise_line(cell.text)
+            ):
                 found.append((i, cell.text))
     return found[:4]
 
@@ -229,34 +233,58 @@ def _sender_lines(doc: Document) -> list[tuple[int, str]]:
 ADDRESS_STOP = re.compile(
     r"\bTEL|PHONE|\bFAX|\bH/?P\b|EMAIL|E-MAIL|WWW\.|HTTP|GST|\bSST\b|TAX|INVOICE|RECEIPT|\bDATE\b|"
     r"CASHIER|\bBILL\b|\bREG\b|\bROC\b|\bCO\.?\s?NO|COMPANY NO|BUSINESS|\bBRN\b|OPEN|WELCOME|\bSLIP\b|"
-    r"\bDOC\b|TABLE|ORDER|\bCASH\b|MEMBER|COUNTER|TERMINAL|CHECK|SALES"
+    r"\bDOC\b|TABLE|ORDER|\bCASH\b|MEMBER|COUNTER|TERMINAL|CHECK|SALES|\d{2,3}[- ]?\d{3,4}[- ]\d{4}|"
+    r"\b[A-Z]+\s?:"
 )
+STREET_NUMBER = re.compile(r"^(NO\.?\s?)?\d+[A-Z]?(-\d+)?[A-Z]?\s?[,&]")
+
+
+def _address_like(upper: str) -> bool:
+    return bool(
+        ADDRESS_WORD.search(upper) or POSTCODE.search(upper) or PLACE_WORD.search(upper)
+        or STREET_NUMBER.match(upper)
+    )  # fmt: skip
+
+
+def _is_registration(upper: str) -> bool:
+    return bool(
+        REGISTRATION.fullmatch(upper) or re.search(r"\bREG|\bROC\b|\bCO\.?\s?NO|COMPANY NO|GST", upper)
+    )
 
 
 def extract_address(doc: Document, vendor_last_line: int | None) -> Finding:
+    """The lines printed under the vendor's name, from the first address-like one to a stop line."""
     evidence = Evidence(ADDRESS_WEIGHTS)
-    if vendor_last_line is None:
-        return Finding(None, evidence)
+    if vendor_last_line is None or doc.is_layout:
+        return Finding(None, evidence)  # invoices print several addresses: not worth a guess
     parts: list[str] = []
     stopped_cleanly = False
-    for i in range(vendor_last_line + 1, min(len(doc.lines), vendor_last_line + 10)):
-        line = doc.lines[i]
-        upper = doc.upper[i]
+    ended = False  # the postcode-and-town line has been read: only a bracketed branch name may follow
+    for i in range(vendor_last_line + 1, min(len(doc.lines), vendor_last_line + 12)):
+        line, upper = doc.lines[i], doc.upper[i]
         if not line:
-            if parts:
-                break
             continue
-        if not parts and (REGISTRATION.fullmatch(upper) or re.search(r"\bREG|\bROC\b|\bCO\.?\s?NO|GST", upper)):
-            continue  # registration lines between the name and the address
-        if ADDRESS_STOP.search(upper) or parse_amounts(line) or parse_dates(line):
-            stopped_cleanly = bool(parts)
-            break
-        if not parts and not (ADDRESS_WORD.search(upper) or POSTCODE.search(upper) or PLACE_WORD.search(upper)):
-            if i - vendor_last_line > 2:
+        stop = (
+            ADDRESS_STOP.search(upper) or _is_registration(upper) or parse_amounts(line) or parse_dates(line)
+        )
+        if not parts:
+            if i - vendor_last_line > 5:
                 break
-            continue  # a branch or brand line before the street
+            starts = ADDRESS_WORD.search(upper) or STREET_NUMBER.match(upper) or POSTCODE.search(upper)
+            if not stop and starts and not upper.startswith("(") and sum(ch.isalpha() for ch in upper) >= 3:
+                parts.append(line.strip(" ,"))
+                ended = bool(POSTCODE.search(upper) and (PLACE_WORD.search(upper) or upper.endswith(".")))
+            continue  # branch names, registration numbers and dates between the name and the street
+        if stop:
+            stopped_cleanly = True
+            break
+        place_only = PLACE_WORD.search(upper) and not ADDRESS_WORD.search(upper) and len(upper.split()) <= 4
+        if sum(ch.isalpha() for ch in upper) < 3 or (ended and not upper.startswith("(") and not place_only):
+            stopped_cleanly = ended
+            break
         parts.append(line.strip(" ,"))
-        if len(parts) >= 5:
+        ended = bool(POSTCODE.search(upper) and PLACE_WORD.search(upper)) or "MALAYSIA" in upper
+        if len(parts) >= 6:
             break
     if not parts:
         return Finding(None, evidence)

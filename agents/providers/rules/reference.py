@@ -8,7 +8,7 @@ from .document import Document
 from .evidence import Evidence, Finding
 
 NUMBER_LABEL = re.compile(
-    r"^(?:INVOICE|INV|TAX INVOICE|BILL|RECEIPT|FACTUUR|FACTURE|RECHNUNG|FACTURA|DOC(?:UMENT)?|CASH BILL)"
+    r"^(?:INVOICE|INV|TAX INVOICE|BILL|RECEIPT|FACTUUR|FACTURE|RECHNUNG|FACTURA|DOC(?:UMENT)?|CASH BILL)\b"
     r"\s*(?:NUMBER|NUMMER|NUM|NO|NR|N°|Nº|#|NUMÉRO)?\.?\s*[:#]?\s*(?P<rest>.*)$|"
     r"^(?:FACTUURNUMMER|RECHNUNGSNR|RECHNUNGSNUMMER|INVOICE_NUMBER)\.?\s*[:#]?\s*(?P<rest2>.*)$|"
     r"^#\s*(?P<rest3>\S+)$",

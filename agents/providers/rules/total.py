@@ -14,19 +14,20 @@ from .normalise import Amount, format_amount, parse_amounts
 # What the text left of an amount says it is. Checked in order: the first pattern that matches wins,
 # so "TOTAL SALES (EXCLUDING GST)" is a subtotal and "TOTAL INCLUSIVE GST" is a total.
 LABEL_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("due", re.compile(r"INCL|INKL|\bTTC\b|ROUNDED|AFTER ROUND|NETT? (TOTAL|AMOUNT|AMT)|GRAND|TOTAL ROUND")),
+    ("change", re.compile(r"CHANGE|KEMBALI|\bBAKI\b|CHG\b")),
+    ("incl", re.compile(r"(TOTAL|AMOUNT|AMT|SALES|JUMLAH|BILL)\b.*\b(INC|INCL|INCLUSIVE|INKL)\b")),
+    ("due", re.compile(r"\bTTC\b|ROUNDED|AFTER ROUND|NETT? (TOTAL|AMOUNT|AMT)|GRAND|TOTAL ROUND|\bDUE\b|PAYABLE|TO PAY")),
     ("subtotal", re.compile(r"EXCL|EXKL|OHNE|BEFORE|\bHT\b|SUB\W?TOTAL|SUBTOTAAL|ZWISCHEN|SOUS|NET OF")),
     ("qty", re.compile(r"\bQTY|QUANTITY|\bITEM|\bPCS\b|\bUNITS?\b|\bNO\. OF")),
     ("rounding", re.compile(r"ROUND|\bADJ")),
-    ("change", re.compile(r"CHANGE|KEMBALI|\bBAKI\b|CHG\b")),
     ("tendered", re.compile(r"CASH|TUNAI|TENDER|CARD|VISA|MASTER|AMEX|\bPAID|PAYMENT|DEBIT|CREDIT|"
                             r"RECEIVED|IDEAL|BETAALD|VOUCHER|E-?WALLET|BOOST|GRABPAY")),
     ("discount", re.compile(r"DISC|SAVING|PROMO|KORTING|RABATT|REMISE|LESS\b")),
     ("tax", re.compile(r"GST|\bTAX|\bVAT\b|TVA|\bBTW\b|MWST|\bSST\b|SERVICE CH|SVC|\bSC\b")),
-    ("due", re.compile(r"\bDUE\b|PAYABLE|TO PAY|TOTAL AMOUNT|TOTAL AMT|AMOUNT DUE|TOTAAL|TOTAL \w{3}\b|\bTTL")),
+    ("due", re.compile(r"TOTAL AMOUNT|TOTAL AMT|TOTAAL|TOTAL \w{3}\b|\bTTL")),
     ("total", re.compile(r"TOTAL|JUMLAH|SUMME|MONTANT|BEDRAG|BETRAG|\bAMOUNT\b|\bAMT\b")),
 )  # fmt: skip
-TOTAL_KINDS = ("due", "total")
+TOTAL_KINDS = ("due", "incl", "total")
 
 # Log-odds weights for the chosen total (see evidence.py).
 WEIGHTS = {
@@ -43,10 +44,10 @@ WEIGHTS = {
     "largest": 0.5,  # no other non-tendered amount is larger
     "conflict": -1.3,  # another value has an equally strong total label and nothing explains it
     "margin": 0.35,  # per point of score over the runner-up (capped)
-    "no_cents_currency_mark": 0.0,
 }
+LABEL_REASON = {"due": "label_due", "incl": "label_due", "total": "label_total", "column": "label_column"}
 # How much each label kind contributes when choosing between candidate values.
-KIND_SCORE = {"due": 3.0, "total": 2.2, "column": 1.5, "none": 0.0}
+KIND_SCORE = {"due": 3.4, "incl": 2.8, "total": 2.2, "column": 1.5, "none": 0.0}
 
 
 @dataclass
@@ -79,6 +80,8 @@ def find_candidates(doc: Document) -> list[Candidate]:
             if not label and n == 0:
                 label = previous_label
             kind = label_kind(_nearest_cell(label)) if doc.is_layout else label_kind(label)
+            if kind == "rounding" and abs(amount.value) >= 1:
+                kind = "due"  # "ROUNDING RM 169.80": the rounded total, not the adjustment
             if kind == "none" and n > 0:
                 kind = "secondary"  # a second figure after a labelled one: usually tax or quantity
             if kind == "none" and doc.is_layout:
@@ -141,8 +144,8 @@ def extract_total(doc: Document) -> Finding:
     runner_up = scored[1][0][0] if len(scored) > 1 else 0.0
 
     kinds = {c.kind for c in pool[best]}
-    strongest = "due" if "due" in kinds else "total" if "total" in kinds else "column" if kinds else ""
-    evidence.add({"due": "label_due", "total": "label_total", "column": "label_column"}.get(strongest, "unlabelled"))
+    strongest = next((k for k in (*TOTAL_KINDS, "column") if k in kinds), "")
+    evidence.add(LABEL_REASON.get(strongest, "unlabelled"))
     evidence.add("repeated", min(2, len(pool[best]) - 1))
     for check in checks:
         evidence.add(check)
@@ -152,9 +155,11 @@ def extract_total(doc: Document) -> Finding:
     return Finding(format_amount(best), evidence)
 
 
-def _score(value: Decimal, cands: list[Candidate], by_kind: dict[str, list[Decimal]]) -> tuple[float, list[str]]:
+def _score(
+    value: Decimal, cands: list[Candidate], by_kind: dict[str, list[Decimal]]
+) -> tuple[float, list[str]]:
     kinds = [c.kind for c in cands]
-    score = max(KIND_SCORE.get(k, 0.0) for k in kinds) + 0.5 * min(2, len(kinds) - 1)
+    score = max(KIND_SCORE.get(k, 0.0) for k in kinds) + 0.3 * min(2, len(kinds) - 1)
     checks = []
     tendered, change = by_kind.get("tendered", []), by_kind.get("change", [])
     if any(t - c == value for t in tendered for c in change if c > 0):
@@ -167,7 +172,10 @@ def _score(value: Decimal, cands: list[Candidate], by_kind: dict[str, list[Decim
         checks.append("after_rounding")
     subtotals, taxes = by_kind.get("subtotal", []), by_kind.get("tax", []) + [Decimal(0)]
     discounts = [Decimal(0), *(abs(d) for d in by_kind.get("discount", []))]
-    if any(s + t - d == value for s in subtotals for t in taxes for d in discounts if s != value or t):
+    parts = [v for k in ("subtotal", "incl", "total", "tax") for v in by_kind.get(k, []) if v and v != value]
+    if any(s + t - d == value for s in subtotals for t in taxes for d in discounts if s != value or t) or any(
+        a + b == value for n, a in enumerate(parts) for b in parts[n + 1 :]
+    ):
         checks.append("subtotal_plus_tax")
     others = [v for k, vs in by_kind.items() if k not in ("tendered", "change") for v in vs]
     if others and value >= max(others):

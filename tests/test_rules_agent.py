@@ -1,0 +1,222 @@
+"""The offline rules agent on synthetic receipts and invoices (no Django, no files from outside the repo)."""
+
+import pytest
+
+from agents.providers.base import AgentSpec, FieldSpec, FieldType, ProviderError
+from agents.providers.rules import RulesProvider
+
+RECEIPT = """\
+KEDAI MAJU JAYA SDN BHD
+(123456-X)
+NO. 12, JALAN MERANTI 3,
+TAMAN SRI MUDA,
+40400 SHAH ALAM, SELANGOR
+TEL: 03-5555 1234
+GST ID: 000123456789
+TAX INVOICE
+DATE: 25/12/2018 14:32:10
+CASHIER: AMIRAH
+ITEM QTY PRICE AMOUNT
+MINERAL WATER 1.5L 2 2.50 5.00
+WHITE BREAD 1 3.95 3.95
+SUBTOTAL 8.95
+TOTAL GST 6% 0.54
+ROUNDING ADJ -0.04
+TOTAL ROUNDED RM 9.45
+CASH RM 20.00
+CHANGE RM 10.55
+THANK YOU. PLEASE COME AGAIN.
+"""
+
+# Two different amounts, each printed as a bare "TOTAL", and nothing that says which was paid.
+CONFLICTING_RECEIPT = """\
+KEDAI RUNCIT AH SENG
+25/12/2018
+BISCUITS 4.20
+COFFEE 12.80
+TOTAL 17.00
+TOTAL 21.40
+"""
+
+INVOICE = """\
+                                                           Acme Widgets Ltd
+                                                           500 Market Street
+                                                           San Francisco, CA 94105
+Bill To:
+Globex Corporation                                  Invoice Number:          INV-2024-0042
+12 Elm Road                                         Invoice Date:            03/15/2024
+Springfield, IL 62701                               Due Date:                04/14/2024
+
+Description                                Quantity          Unit Price           Amount
+Widget, large                                    2             $100.00          $200.00
+Installation                                     1              $50.00           $50.00
+
+                                                              Subtotal          $250.00
+                                                              Tax (8%)           $20.00
+                                                              Total             $270.00
+"""
+
+EURO_INVOICE = """\
+Beispiel Software GmbH - Hauptstrasse 1 - 10115 Berlin
+
+Rechnung
+Rechnungsnr.                 RE-77812
+Rechnungsdatum               7. Mai 2024
+
+Pos.   Beschreibung                         Betrag
+1      Lizenz Jahresabo                     1.190,00 €
+
+                               Gesamtbetrag  1.190,00 EUR
+"""
+
+CATEGORY_CHOICES = (
+    "meals", "travel", "lodging", "fuel", "office_supplies", "software", "utilities", "groceries", "other",
+)  # fmt: skip
+
+
+def extraction_spec(*names: str) -> AgentSpec:
+    types = {"date": FieldType.DATE, "total": FieldType.DECIMAL, "currency": FieldType.CURRENCY}
+    fields = tuple(FieldSpec(name, types.get(name, FieldType.STRING)) for name in names)
+    return AgentSpec("receipts", "rules", "rules", "", fields, {"ruleset": "extraction"})
+
+
+def classification_spec() -> AgentSpec:
+    field = FieldSpec("category", FieldType.CHOICE, choices=CATEGORY_CHOICES)
+    return AgentSpec("expenses", "rules", "rules", "", (field,), {"ruleset": "classification"})
+
+
+def run(text: str, *names: str):
+    return RulesProvider().run(extraction_spec(*names), text).fields
+
+
+def test_it_reads_a_receipt_into_iso_values():
+    fields = run(RECEIPT, "vendor", "date", "total", "currency", "address")
+
+    assert fields["vendor"].value == "KEDAI MAJU JAYA SDN BHD"
+    assert fields["date"].value == "2018-12-25"
+    assert fields["total"].value == "9.45"  # the rounded amount paid, not the subtotal
+    assert fields["currency"].value == "MYR"
+    assert fields["address"].value == "NO. 12, JALAN MERANTI 3, TAMAN SRI MUDA, 40400 SHAH ALAM, SELANGOR"
+    assert all(f.method == "rules" for f in fields.values())
+    assert all(0.0 <= f.confidence <= 1.0 for f in fields.values())
+
+
+def test_it_returns_only_the_fields_asked_for():
+    fields = run(RECEIPT, "total", "date")
+
+    assert set(fields) == {"total", "date"}
+
+
+def test_it_reads_a_layout_invoice():
+    fields = run(INVOICE, "vendor", "invoice_number", "date", "total", "currency")
+
+    assert fields["vendor"].value == "Acme Widgets Ltd"
+    assert fields["invoice_number"].value == "INV-2024-0042"
+    assert fields["date"].value == "2024-03-15"  # the invoice date, not the due date
+    assert fields["total"].value == "270.00"
+    assert fields["currency"].value == "USD"
+
+
+def test_it_reads_european_amounts_dates_and_labels():
+    fields = run(EURO_INVOICE, "invoice_number", "date", "total", "currency")
+
+    assert fields["invoice_number"].value == "RE-77812"
+    assert fields["date"].value == "2024-05-07"
+    assert fields["total"].value == "1190.00"
+    assert fields["currency"].value == "EUR"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("TOTAL RM 12.50", "MYR"),
+        ("Total € 12,50", "EUR"),
+        ("Amount due $12.50", "USD"),
+        ("KEDAI ABC SDN BHD\nJALAN AMAN, 43000 KAJANG, SELANGOR\nTOTAL 12.50", "MYR"),
+    ],
+)
+def test_it_infers_the_currency_from_symbols_codes_and_country(text, expected):
+    assert run(text, "currency")["currency"].value == expected
+
+
+def test_a_conflicting_total_is_less_confident_than_a_cross_checked_one():
+    checked = run(RECEIPT, "total")["total"]
+    conflicting = run(CONFLICTING_RECEIPT, "total")["total"]
+
+    assert conflicting.value in ("17.00", "21.40")
+    assert checked.confidence > conflicting.confidence + 0.2
+    assert checked.confidence >= 0.9
+
+
+def test_an_ambiguous_date_is_less_confident_than_an_unambiguous_one():
+    ambiguous = run("SHOP ABC\nDATE: 03/04/2019\nTOTAL 5.00", "date")["date"]
+    clear = run("SHOP ABC\nDATE: 25/04/2019\nTOTAL 5.00", "date")["date"]
+
+    assert ambiguous.value == "2019-04-03"  # day first unless the document says otherwise
+    assert clear.value == "2019-04-25"
+    assert clear.confidence > ambiguous.confidence
+
+
+def test_a_missing_field_is_none_with_low_confidence():
+    fields = run("HELLO WORLD\nNOTHING TO SEE", "total", "date", "invoice_number")
+
+    for result in fields.values():
+        assert result.value is None
+        assert result.confidence <= 0.05
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t  "])
+def test_empty_text_raises_no_text(text):
+    with pytest.raises(ProviderError) as excinfo:
+        RulesProvider().run(extraction_spec("total"), text)
+
+    assert excinfo.value.code == "no_text"
+
+
+def test_it_is_deterministic():
+    spec = extraction_spec("vendor", "date", "total", "currency", "address", "invoice_number")
+    first = RulesProvider().run(spec, RECEIPT + INVOICE)
+    second = RulesProvider().run(spec, RECEIPT + INVOICE)
+
+    assert first == second
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("RESTORAN NASI KANDAR PELITA\nNASI LEMAK 2 7.00\nTEH TARIK 2 3.60\nTOTAL 10.60", "meals"),
+        ("PETRONAS SETIA ALAM\nRON95 25.00 LITRES 12.10\nTOTAL RM 25.00", "fuel"),
+        ("GRAND HOTEL KUALA LUMPUR\nROOM 1203 2 NIGHTS\nTOURISM TAX 20.00\nTOTAL 420.00", "lodging"),
+        (
+            "POPULAR BOOK CO. (M) SDN BHD\nA4 PAPER 80GSM 1 12.90\nPEN BLUE 3 4.50\nTOTAL 17.40",
+            "office_supplies",
+        ),
+        (
+            "Amazon Web Services Invoice\nAWS Data Transfer $0.01\nCompute usage $4.10\nTotal $4.11",
+            "software",
+        ),
+        ("TENAGA NASIONAL BERHAD\nELECTRICITY BILL\nBILLING PERIOD 01/03-31/03\nKWH 350", "utilities"),
+        ("99 SPEED MART S/B\nGARDENIA BREAD 3.80\nMILK 1L 6.50\nEGG 10S 4.20\nTOTAL 14.50", "groceries"),
+        ("AIRASIA BERHAD\nFLIGHT AK6123 KUL-PEN\nBOARDING PASS\nFARE 129.00", "travel"),
+    ],
+)
+def test_it_classifies_the_expense_category(text, expected):
+    result = RulesProvider().run(classification_spec(), text).fields["category"]
+
+    assert result.value == expected
+    assert result.confidence >= 0.6
+    assert result.method == "rules"
+
+
+def test_gibberish_is_other_with_low_confidence():
+    result = RulesProvider().run(classification_spec(), "XQZT PLORB\nWIBBLE 0000 FNORD").fields["category"]
+
+    assert result.value == "other"
+    assert result.confidence < 0.2
+
+
+def test_a_weak_mixed_signal_is_less_confident_than_a_clear_one():
+    clear = RulesProvider().run(classification_spec(), "PETRONAS\nRON95 LITRES 40.00").fields["category"]
+    mixed = RulesProvider().run(classification_spec(), "SHOP\nMILK 3.00\nPEN 2.00").fields["category"]
+
+    assert clear.confidence > mixed.confidence
