@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from agents.autonomy import Reason
 from agents.providers.base import FieldSpec
+from agents.schema import fields_from_json
 
 UNIT_INTERVAL = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))]
 
@@ -56,20 +57,6 @@ class Process(models.Model):
     @property
     def field_specs(self) -> tuple[FieldSpec, ...]:
         return fields_from_json(self.fields)
-
-
-def fields_from_json(raw: list[dict]) -> tuple[FieldSpec, ...]:
-    return tuple(
-        FieldSpec(
-            name=item["name"],
-            type=item.get("type", "string"),
-            required=item.get("required", True),
-            choices=tuple(item.get("choices", ())),
-            label=item.get("label", ""),
-            rules=dict(item.get("rules", {})),
-        )
-        for item in raw
-    )
 
 
 class Document(models.Model):

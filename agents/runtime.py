@@ -11,7 +11,8 @@ import logging
 import time
 
 from agents.confidence import overall_confidence
-from agents.models import AgentRun, AgentVersion, Document, fields_from_json
+from agents.models import AgentRun, AgentVersion, Document
+from agents.schema import fields_from_json
 from agents.providers import get_provider
 from agents.providers.base import AgentSpec, ProviderError
 from agents.validation import validate_output

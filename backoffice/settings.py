@@ -139,9 +139,13 @@ CELERY_TASK_ROUTES = {"review.tasks.triage_document": {"queue": "agents"}}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-documents": {"task": "review.tasks.requeue_stalled_documents", "schedule": 60.0},
+    "release-expired-leases": {"task": "review.tasks.release_expired_leases", "schedule": 30.0},
 }
 # A document still "processing" after this many seconds is assumed lost by its worker and re-queued.
 TRIAGE_STALL_SECONDS = int(os.environ.get("TRIAGE_STALL_SECONDS", "600"))
+# A reviewer's claim on a task lasts this long; the open review page renews it (heartbeat).
+REVIEW_LEASE_SECONDS = int(os.environ.get("REVIEW_LEASE_SECONDS", "300"))
+REVIEW_HEARTBEAT_SECONDS = int(os.environ.get("REVIEW_HEARTBEAT_SECONDS", "60"))
 
 # LLM prices per 1,000 tokens, by model name (for cost per run). Override with LLM_PRICES_JSON.
 LLM_PRICES = {

@@ -109,6 +109,19 @@ class ProcessGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Process, on_delete=models.CASCADE)
 
 
+class TrailEntryQuerySet(models.QuerySet):
+    """Reads only: bulk updates and deletes are refused here, and by a trigger on PostgreSQL."""
+
+    def update(self, **kwargs):
+        raise TrailImmutable("trail entries cannot be changed")
+
+    def delete(self):
+        raise TrailImmutable("trail entries cannot be deleted")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise TrailImmutable("trail entries cannot be changed")
+
+
 class TrailEntry(models.Model):
     """One append-only, hash-chained entry of the decision trail. Never updated, never deleted."""
 
@@ -124,9 +137,12 @@ class TrailEntry(models.Model):
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 
+    objects = TrailEntryQuerySet.as_manager()
+
     class Meta:
         indexes = [
             models.Index(fields=["document", "seq"], name="trail_document_seq"),
+            models.Index(fields=["actor_kind", "actor_id", "seq"], name="trail_actor_seq"),
             models.Index(fields=["process", "seq"], name="trail_process_seq"),
             models.Index(fields=["action", "seq"], name="trail_action_seq"),
             models.Index(fields=["created_at"], name="trail_created"),

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
 from agents.models import Document, Process
-from review.models import Queue
+from review.models import Queue, ReviewTask
 
 WORK_QUEUE = "review.work_queue"
 ADMINISTER_PROCESS = "agents.administer_process"
@@ -74,3 +74,17 @@ def revoke_queue(queue: Queue, to: User | Group) -> None:
 
 def grant_process(codename: str, process: Process, to: User | Group) -> None:
     assign_perm(codename, to, process)
+
+
+def get_queue_for_user(user: User, slug: str) -> Queue:
+    """A queue the user holds (work_queue, directly or through a group), else 404."""
+    return get_object_or_404(queues_for_user(user).select_related("process"), slug=slug)
+
+
+def get_task_for_user(user: User, pk: int) -> ReviewTask:
+    """A task of a queue the user holds, else 404 (a forbidden task looks like a missing one)."""
+    return get_object_or_404(
+        ReviewTask.objects.select_related("queue__process", "document__process", "agent_run__agent_version"),
+        pk=pk,
+        queue__in=queues_for_user(user),
+    )

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
 from agents import services
-from review import triage
+from review import claims, triage
 
 
 @shared_task(
@@ -36,3 +36,9 @@ def requeue_stalled_documents() -> int:
 def enqueue_triage(document_id: int) -> None:
     """Queue triage once the current transaction commits (a broker outage leaves it for the requeue job)."""
     transaction.on_commit(lambda: triage_document.delay(document_id), robust=True)
+
+
+@shared_task
+def release_expired_leases() -> int:
+    """Periodic: tasks whose reviewer's lease ran out go back to their queue."""
+    return claims.release_expired_leases()

@@ -3,7 +3,8 @@
 This is the only module of the product that imports `openai`. It works with OpenAI or any
 compatible server (vLLM, llama.cpp, Ollama, a gateway) by base URL, and knows nothing of Django.
 
-spec.settings of an openai agent version (every key optional except sensible endpoints):
+spec.settings of an openai agent version (every key is optional; without "endpoints" the run
+goes to OpenAI itself with spec.model):
 
     {"endpoints": [                       # tried in order: the second is the failover of the first
          {"base_url": "http://127.0.0.1:8001/v1",   # default https://api.openai.com/v1
@@ -12,9 +13,9 @@ spec.settings of an openai agent version (every key optional except sensible end
          ...],
      "timeout_s": 20,            # per HTTP call
      "max_retries": 2,           # further tries on the same endpoint after a timeout, connection
-                                 # error, 429 or 5xx, before falling over to the next endpoint
+                                 # error, 429, 5xx or unreadable 200, before the next endpoint
      "backoff_s": 0.5,           # wait before the first retry; doubles on each further retry
-     "max_retry_after_s": 30,    # a 429's Retry-After is honoured up to this many seconds
+     "max_retry_after_s": 30,    # a 429's Retry-After is honoured up to this; caps backoff too
      "confidence": "auto",       # "logprobs" | "samples" | "auto" (see below)
      "samples": 3,               # answers compared for sample agreement (2..20)
      "temperature": 0,           # of the main answer

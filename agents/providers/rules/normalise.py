@@ -116,9 +116,13 @@ DATE_PATTERNS = (
     # 2018-12-25, 2018/12/25
     ("ymd", re.compile(r"(?<!\d)(?P<y>(?:19|20)\d\d)[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?!\d)")),
     # 25/12/2018, 12/25/2018, 25-12-18, 25.12.18 (order settled later)
-    ("num", re.compile(r"(?<![\d/.-])(?P<a>\d{1,2})(?P<sep>[/.-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})(?!\d|/|-\d{1,2}[/.-])")),
+    ("num", re.compile(
+        r"(?<![\d/.-])(?P<a>\d{1,2})(?P<sep>[/.-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})(?!\d|/|-\d{1,2}[/.-])"
+    )),
     # 25 DEC 2018, 25-DEC-18, 7. Mai 2014, 25DEC2018
-    ("dmy_text", re.compile(r"(?<![\d])(?P<d>\d{1,2})\.?[\s/-]?" + MONTH_NAME + r"[\s/,.-]*(?P<y>\d{4}|\d{2})(?![\d])")),
+    ("dmy_text", re.compile(
+        r"(?<![\d])(?P<d>\d{1,2})\.?[\s/-]?" + MONTH_NAME + r"[\s/,.-]*(?P<y>\d{4}|\d{2})(?![\d])"
+    )),
     # DEC 25, 2018 / August 3 , 2014
     ("mdy_text", re.compile(MONTH_NAME + r"\s?(?P<d>\d{1,2})\s?(?:st|nd|rd|th)?\s?,?\s?(?P<y>\d{4})(?!\d)")),
     # 20180304

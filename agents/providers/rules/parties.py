@@ -116,7 +116,8 @@ SUFFIX_FIRST = re.compile(r"^(\(?[A-Z]\)|CO\.?|SDN|BHD|S/B|&|ENTERPRISES?|TRADIN
 def _name_like(text: str) -> bool:
     upper = text.upper()
     return not (
-        PERSON_NAME.fullmatch(upper) or _is_noise_line(upper) or ADDRESS_WORD.search(upper) or BOILERPLATE.search(upper)
+        PERSON_NAME.fullmatch(upper) or _is_noise_line(upper)
+        or ADDRESS_WORD.search(upper) or BOILERPLATE.search(upper)
         or LEGAL_SUFFIX.search(upper) or BILL_TO.search(upper)
     )  # fmt: skip
 

@@ -16,7 +16,9 @@ from .normalise import Amount, format_amount, parse_amounts
 LABEL_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("change", re.compile(r"CHANGE|KEMBALI|\bBAKI\b|CHG\b")),
     ("incl", re.compile(r"(TOTAL|AMOUNT|AMT|SALES|JUMLAH|BILL)\b.*\b(INC|INCL|INCLUSIVE|INKL)\b")),
-    ("due", re.compile(r"\bTTC\b|ROUNDED|AFTER ROUND|NETT? (TOTAL|AMOUNT|AMT)|GRAND|TOTAL ROUND|\bDUE\b|PAYABLE|TO PAY")),
+    ("due", re.compile(
+        r"\bTTC\b|ROUNDED|AFTER ROUND|NETT? (TOTAL|AMOUNT|AMT)|GRAND|TOTAL ROUND|\bDUE\b|PAYABLE|TO PAY"
+    )),
     ("subtotal", re.compile(r"EXCL|EXKL|OHNE|BEFORE|\bHT\b|SUB\W?TOTAL|SUBTOTAAL|ZWISCHEN|SOUS|NET OF")),
     ("qty", re.compile(r"\bQTY|QUANTITY|\bITEM|\bPCS\b|\bUNITS?\b|\bNO\. OF")),
     ("rounding", re.compile(r"ROUND|\bADJ")),
@@ -170,7 +172,7 @@ def _score(
     roundings = [r for r in by_kind.get("rounding", []) if r != 0]
     if any(t + r == value for t in totals for r in roundings if t != value):
         checks.append("after_rounding")
-    subtotals, taxes = by_kind.get("subtotal", []), by_kind.get("tax", []) + [Decimal(0)]
+    subtotals, taxes = by_kind.get("subtotal", []), [*by_kind.get("tax", []), Decimal(0)]
     discounts = [Decimal(0), *(abs(d) for d in by_kind.get("discount", []))]
     parts = [v for k in ("subtotal", "incl", "total", "tax") for v in by_kind.get(k, []) if v and v != value]
     if any(s + t - d == value for s in subtotals for t in taxes for d in discounts if s != value or t) or any(

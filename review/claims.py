@@ -1,0 +1,177 @@
+"""Claims on review tasks: who works on which item, for how long (the lease).
+
+A claim is one indexed `SELECT ... FOR UPDATE SKIP LOCKED` on the open tasks of a queue in
+claim order (priority, due time, age), then an update that sets the claimer and a lease. Every
+later write on the task is a compare-and-set on (state, claimer, lease token, lease not expired):
+a lost lease makes it fail instead of overwriting someone else's work.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from review import trail
+from review.models import Queue, ReviewTask
+from review.trail import Action, System
+
+# A reviewer holds at most this many claims per queue: the item on screen and one prefetched.
+MAX_HELD_PER_QUEUE = 2
+
+
+class LeaseLost(Exception):
+    """The task is no longer claimed by this reviewer with this lease (expired, released, decided)."""
+
+    def __init__(self, task_id: int, message: str = ""):
+        super().__init__(message or f"the claim on task {task_id} is no longer yours")
+        self.task_id = task_id
+
+
+def lease_duration() -> timedelta:
+    return timedelta(seconds=settings.REVIEW_LEASE_SECONDS)
+
+
+@transaction.atomic
+def claim_next_task(*, queue: Queue, reviewer: User, prefetch: bool = False) -> ReviewTask | None:
+    """Claim the first open task of `queue` for `reviewer`, or None when the queue is empty.
+
+    Skips rows other claimers hold locked, so concurrent claimers never get the same task.
+    A prefetched claim is not started (its time on screen starts with `start_task`).
+    Writes a task.claimed trail entry.
+    """
+    task = (
+        ReviewTask.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(queue=queue, state=ReviewTask.State.OPEN)
+        .order_by("-priority", "due_at", "id")
+        .select_related("document__process", "queue")
+        .defer("document__text")
+        .first()
+    )
+    if task is None:
+        return None
+    now = timezone.now()
+    task.state = ReviewTask.State.CLAIMED
+    task.claimed_by = reviewer
+    task.lease_token = uuid.uuid4()
+    task.lease_expires_at = now + lease_duration()
+    task.claimed_at = now
+    task.started_at = None if prefetch else now
+    task.save(update_fields=["state", "claimed_by", "lease_token", "lease_expires_at", "claimed_at", "started_at"])
+    trail.record(
+        Action.TASK_CLAIMED,
+        actor=reviewer,
+        document=task.document,
+        data={"task": task.pk, "queue": queue.slug, "lease_expires_at": task.lease_expires_at, "prefetch": prefetch},
+    )
+    return task
+
+
+def start_task(*, task: ReviewTask, reviewer: User) -> None:
+    """Mark a held (possibly prefetched) claim as on screen from now, and renew its lease."""
+    now = timezone.now()
+    ReviewTask.objects.filter(
+        pk=task.pk, state=ReviewTask.State.CLAIMED, claimed_by=reviewer, started_at__isnull=True
+    ).update(started_at=now)
+    renew_lease(task=task, reviewer=reviewer, lease_token=task.lease_token)
+    task.started_at = task.started_at or now
+
+
+def renew_lease(*, task: ReviewTask, reviewer: User, lease_token: uuid.UUID | str | None) -> datetime:
+    """Extend a live lease (heartbeat). Raises LeaseLost when it expired or is not this reviewer's.
+
+    Also extends the reviewer's other live claims in the same queue (the prefetched item).
+    """
+    now = timezone.now()
+    expires = now + lease_duration()
+    updated = ReviewTask.objects.filter(
+        pk=task.pk,
+        state=ReviewTask.State.CLAIMED,
+        claimed_by=reviewer,
+        lease_token=as_uuid(lease_token),
+        lease_expires_at__gt=now,
+    ).update(lease_expires_at=expires)
+    if updated != 1:
+        raise LeaseLost(task.pk)
+    ReviewTask.objects.filter(
+        queue_id=task.queue_id, state=ReviewTask.State.CLAIMED, claimed_by=reviewer, lease_expires_at__gt=now
+    ).exclude(pk=task.pk).update(lease_expires_at=expires)
+    task.lease_expires_at = expires
+    return expires
+
+
+@transaction.atomic
+def release_task(*, task: ReviewTask, reviewer: User, lease_token: uuid.UUID | str | None) -> None:
+    """Put a claimed task back in its queue ("not now"). Raises LeaseLost; writes task.released."""
+    updated = ReviewTask.objects.filter(
+        pk=task.pk,
+        state=ReviewTask.State.CLAIMED,
+        claimed_by=reviewer,
+        lease_token=as_uuid(lease_token),
+        lease_expires_at__gt=timezone.now(),
+    ).update(**_OPEN_AGAIN)
+    if updated != 1:
+        raise LeaseLost(task.pk)
+    trail.record(
+        Action.TASK_RELEASED, actor=reviewer, document=task.document,
+        data={"task": task.pk, "queue": task.queue.slug, "why": "released by the reviewer"},
+    )
+
+
+_OPEN_AGAIN = {
+    "state": ReviewTask.State.OPEN,
+    "claimed_by": None,
+    "lease_token": None,
+    "lease_expires_at": None,
+    "claimed_at": None,
+    "started_at": None,
+}
+
+
+def release_expired_leases(*, limit: int = 1000) -> int:
+    """Return tasks whose lease expired to their queue (periodic job). Returns how many.
+
+    Locks the expired rows with SKIP LOCKED, so a decision committing at the same moment wins
+    and is not undone; one task.released trail entry per task, in the same transaction.
+    """
+    with transaction.atomic():
+        now = timezone.now()
+        expired = list(
+            ReviewTask.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(state=ReviewTask.State.CLAIMED, lease_expires_at__lte=now)
+            .select_related("document__process", "queue", "claimed_by")
+            .defer("document__text")
+            .order_by("lease_expires_at")[:limit]
+        )
+        if not expired:
+            return 0
+        ReviewTask.objects.filter(pk__in=[t.pk for t in expired], state=ReviewTask.State.CLAIMED).update(
+            **_OPEN_AGAIN
+        )
+        for task in expired:
+            trail.record(
+                Action.TASK_RELEASED,
+                actor=System("lease-expiry"),
+                document=task.document,
+                data={
+                    "task": task.pk,
+                    "queue": task.queue.slug,
+                    "why": "lease expired",
+                    "claimed_by": task.claimed_by.get_username() if task.claimed_by else None,
+                    "lease_expired_at": task.lease_expires_at,
+                },
+            )
+    return len(expired)
+
+
+def as_uuid(value: uuid.UUID | str | None) -> uuid.UUID | None:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError):
+        return None
