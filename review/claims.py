@@ -48,8 +48,7 @@ def claim_next_task(*, queue: Queue, reviewer: User, prefetch: bool = False) -> 
         ReviewTask.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(queue=queue, state=ReviewTask.State.OPEN)
         .order_by("-priority", "due_at", "id")
-        .select_related("document__process", "queue")
-        .defer("document__text")
+        .select_related("document__process", "queue__process", "agent_run__agent_version")
         .first()
     )
     if task is None:
@@ -61,12 +60,19 @@ def claim_next_task(*, queue: Queue, reviewer: User, prefetch: bool = False) -> 
     task.lease_expires_at = now + lease_duration()
     task.claimed_at = now
     task.started_at = None if prefetch else now
-    task.save(update_fields=["state", "claimed_by", "lease_token", "lease_expires_at", "claimed_at", "started_at"])
+    task.save(
+        update_fields=["state", "claimed_by", "lease_token", "lease_expires_at", "claimed_at", "started_at"]
+    )
     trail.record(
         Action.TASK_CLAIMED,
         actor=reviewer,
         document=task.document,
-        data={"task": task.pk, "queue": queue.slug, "lease_expires_at": task.lease_expires_at, "prefetch": prefetch},
+        data={
+            "task": task.pk,
+            "queue": queue.slug,
+            "lease_expires_at": task.lease_expires_at,
+            "prefetch": prefetch,
+        },
     )
     return task
 

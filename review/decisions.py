@@ -25,6 +25,8 @@ from review.claims import LeaseLost, as_uuid
 from review.models import Decision, LabelledExample, Queue, ReviewTask
 from review.trail import Action
 
+Token = uuid.UUID | str | None
+
 
 class InvalidFields(ValueError):
     """Final values that do not fit the process's schema: {field: [message]} for the person."""
@@ -70,7 +72,7 @@ def final_values(specs: tuple[FieldSpec, ...], values: dict[str, Any]) -> dict[s
     return final
 
 
-def approve_task(*, task: ReviewTask, reviewer: User, lease_token: uuid.UUID | str | None) -> Decision:
+def approve_task(*, task: ReviewTask, reviewer: User, lease_token: Token) -> Decision:
     """Accept the agent's fields as final. Raises InvalidFields when they do not pass the schema
     (the reviewer must correct them), LeaseLost when the claim is no longer theirs."""
     specs = task.document.process.field_specs
@@ -80,7 +82,7 @@ def approve_task(*, task: ReviewTask, reviewer: User, lease_token: uuid.UUID | s
 
 
 def correct_task(
-    *, task: ReviewTask, reviewer: User, lease_token: uuid.UUID | str | None, values: dict[str, Any]
+    *, task: ReviewTask, reviewer: User, lease_token: Token, values: dict[str, Any]
 ) -> Decision:
     """Accept the reviewer's values as final. Values equal to the agent's count as an approval.
 
@@ -93,13 +95,13 @@ def correct_task(
     return _decide(task=task, reviewer=reviewer, lease_token=lease_token, action=action, final=final)
 
 
-def reject_task(*, task: ReviewTask, reviewer: User, lease_token: uuid.UUID | str | None, reason: str) -> Decision:
+def reject_task(*, task: ReviewTask, reviewer: User, lease_token: Token, reason: str) -> Decision:
     """Reject the document (with the reviewer's reason). Raises LeaseLost."""
     return _decide(task=task, reviewer=reviewer, lease_token=lease_token,
                    action=Decision.Action.REJECT, final=None, note=reason.strip())
 
 
-def escalate_task(*, task: ReviewTask, reviewer: User, lease_token: uuid.UUID | str | None, note: str) -> Decision:
+def escalate_task(*, task: ReviewTask, reviewer: User, lease_token: Token, note: str) -> Decision:
     """Send the task to its process's escalation queue with a note for the specialist.
 
     Raises CannotEscalate from an escalation queue, LeaseLost. The document stays in review.
@@ -118,7 +120,7 @@ def _decide(
     *,
     task: ReviewTask,
     reviewer: User,
-    lease_token: uuid.UUID | str | None,
+    lease_token: Token,
     action: str,
     final: dict[str, Any] | None,
     note: str = "",

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.contrib.auth.models import User
+from django.db.models import Count, Min, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from agents.autonomy import Reason
 from agents.models import AgentRun, Document, Process
-from review.models import ReviewTask
+from agents.providers.base import FieldSpec
+from review.models import Decision, Queue, ReviewTask
 
 PAGE_SIZE = 50
 
@@ -84,3 +89,109 @@ def live_task_counts(queue_ids: list[int]) -> dict[int, int]:
         .annotate(n=Count("id", filter=Q(state__in=ReviewTask.LIVE_STATES)))
     )
     return {row["queue_id"]: row["n"] for row in rows}
+
+
+# --- Reviewers: queue home page and the review screen -------------------------------------------
+
+
+@dataclass
+class QueueRow:
+    queue: Queue
+    open_count: int = 0
+    overdue_count: int = 0
+    oldest_created_at: datetime | None = None
+    mine_today: int = 0
+    held_by_me: int = 0
+
+
+def queue_overview(user: User, queues: QuerySet[Queue]) -> list[QueueRow]:
+    """The queues a user holds with open count, overdue count, oldest open item, and the user's
+    decisions today. Three grouped queries whatever the number of queues."""
+    rows = {q.pk: QueueRow(q) for q in queues.select_related("process").order_by("process__name", "kind")}
+    now = timezone.now()
+    open_stats = (
+        ReviewTask.objects.filter(queue_id__in=rows, state=ReviewTask.State.OPEN)
+        .values("queue_id")
+        .annotate(n=Count("id"), overdue=Count("id", filter=Q(due_at__lt=now)), oldest=Min("created_at"))
+        .order_by()
+    )
+    for row in open_stats:
+        rows[row["queue_id"]].open_count = row["n"]
+        rows[row["queue_id"]].overdue_count = row["overdue"]
+        rows[row["queue_id"]].oldest_created_at = row["oldest"]
+    held = (
+        ReviewTask.objects.filter(queue_id__in=rows, state=ReviewTask.State.CLAIMED, claimed_by=user)
+        .values("queue_id").annotate(n=Count("id")).order_by()
+    )
+    for row in held:
+        rows[row["queue_id"]].held_by_me = row["n"]
+    start_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    mine = (
+        Decision.objects.filter(reviewer=user, created_at__gte=start_of_day, task__queue_id__in=rows)
+        .values("task__queue_id").annotate(n=Count("id")).order_by()
+    )
+    for row in mine:
+        rows[row["task__queue_id"]].mine_today = row["n"]
+    return list(rows.values())
+
+
+def held_claim(queue: Queue, user: User, *, exclude: int | None = None) -> ReviewTask | None:
+    """The user's oldest live claim in a queue (an item they left, or the prefetched next one)."""
+    qs = ReviewTask.objects.filter(
+        queue=queue, state=ReviewTask.State.CLAIMED, claimed_by=user, lease_expires_at__gt=timezone.now()
+    )
+    if exclude:
+        qs = qs.exclude(pk=exclude)
+    return qs.select_related("queue__process", "document__process", "agent_run__agent_version").order_by(
+        "started_at", "claimed_at", "id"
+    ).first()
+
+
+def held_claim_count(queue: Queue, user: User) -> int:
+    return ReviewTask.objects.filter(
+        queue=queue, state=ReviewTask.State.CLAIMED, claimed_by=user, lease_expires_at__gt=timezone.now()
+    ).count()
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    spec: FieldSpec
+    value: Any
+    confidence: float | None
+    method: str
+    flagged: bool  # below its threshold, failed validation, or missing
+    why: str  # why this field needs a look, for the person
+    errors: tuple[str, ...]
+
+    @property
+    def confidence_band(self) -> str:
+        if self.confidence is None:
+            return "low"
+        return "high" if self.confidence >= 0.9 else "mid" if self.confidence >= 0.7 else "low"
+
+
+def field_rows(task: ReviewTask) -> list[FieldRow]:
+    """The agent's fields for the review screen, the ones needing a look first (lowest confidence first)."""
+    run = task.agent_run
+    output = run.output if run else {}
+    confidences = run.confidences if run else {}
+    methods = run.confidence_methods if run else {}
+    errors = run.validation_errors if run else {}
+    policy = task.policy or {}
+    low = set(policy.get("low_fields", ()))
+    rows = []
+    for spec in task.document.process.field_specs:
+        confidence = confidences.get(spec.name)
+        field_errors = tuple(errors.get(spec.name, ()))
+        threshold = (policy.get("field_thresholds") or {}).get(spec.name, policy.get("threshold"))
+        if field_errors:
+            why = "failed validation: " + "; ".join(field_errors)
+        elif spec.name in low:
+            why = f"confidence below the threshold {threshold}" if threshold else "low confidence"
+        elif confidence is None:
+            why = "no confidence reported"
+        else:
+            why = ""
+        rows.append(FieldRow(spec, output.get(spec.name), confidence, methods.get(spec.name, ""),
+                             bool(why), why, field_errors))
+    return sorted(rows, key=lambda r: (not r.flagged, r.confidence if r.confidence is not None else -1.0))

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.models import User
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import QuerySet, Subquery
 from django.utils import timezone
 
 from agents.models import AgentVersion, Document, Process
-from review.models import TrailEntry, TrailHead
+from review.models import TrailCheckpoint, TrailEntry, TrailHead
 
 GENESIS_HASH = "0" * 64
 
@@ -36,8 +40,13 @@ class Action:
     AUTONOMY_CHANGED = "config.autonomy_changed"
     VERSION_CREATED = "config.version_created"
     VERSION_ACTIVATED = "config.version_activated"
+    VERSION_ROLLED_BACK = "config.version_rolled_back"
     PERMISSION_GRANTED = "config.permission_granted"
     PERMISSION_REVOKED = "config.permission_revoked"
+
+    @classmethod
+    def all(cls) -> list[str]:
+        return sorted(value for name, value in vars(cls).items() if name.isupper())
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,9 @@ def _actor_fields(actor: Actor) -> tuple[str, str, str]:
 
 
 def canonical_json(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(
+        payload, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
 
 
 def entry_hash(entry: TrailEntry) -> str:
@@ -109,3 +120,173 @@ def record(
     entry.save()
     TrailHead.objects.filter(pk=1).update(seq=entry.seq, hash=entry.hash)
     return entry
+
+
+def write_checkpoint(*, reason: str) -> TrailCheckpoint:
+    """Copy the chain's head out of the trail table (periodic job, exports, verification).
+
+    Reads the head row without locking it: a checkpoint names a committed head, and appends keep going.
+    """
+    head = TrailHead.objects.filter(pk=1).first()
+    seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    return TrailCheckpoint.objects.create(seq=seq, hash=head_hash, reason=reason)
+
+
+def current_head() -> tuple[int, str]:
+    head = TrailHead.objects.filter(pk=1).first()
+    return (head.seq, head.hash) if head else (0, GENESIS_HASH)
+
+
+# Reads for the auditor's screens and the exports ------------------------------------------------
+
+
+class InvalidFilter(ValueError):
+    """A trail filter that cannot be applied (malformed or inverted date range, unknown action)."""
+
+
+@dataclass(frozen=True)
+class TrailFilter:
+    """What an auditor asked for, already scoped to the processes they audit."""
+
+    process_ids: frozenset[int]
+    process: Process | None = None
+    document_id: int | None = None
+    actor_kind: str = ""
+    actor_id: str = ""
+    actor_label: str = ""
+    action: str = ""
+    date_from: date | None = None
+    date_to: date | None = None  # inclusive
+
+    def as_dict(self) -> dict[str, Any]:
+        """The filter as the auditor gave it (for manifests and links)."""
+        return {
+            "process": self.process.slug if self.process else None,
+            "document": self.document_id,
+            "actor": self.actor_param or None,
+            "action": self.action or None,
+            "date_from": self.date_from.isoformat() if self.date_from else None,
+            "date_to": self.date_to.isoformat() if self.date_to else None,
+        }
+
+    @property
+    def actor_param(self) -> str:
+        if self.actor_kind == "system":
+            return f"system:{self.actor_label}"
+        return f"{self.actor_kind}:{self.actor_id}" if self.actor_kind else ""
+
+    def querystring(self) -> str:
+        params = {key: value for key, value in self.as_dict().items() if value not in (None, "")}
+        return urlencode(params)
+
+
+def parse_date(value: str, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidFilter(f"{name} must be a date as YYYY-MM-DD, not {value[:40]!r}") from None
+
+
+def parse_actor(value: str) -> tuple[str, str, str]:
+    """"user:12", "agent:3", "system:triage", or a bare username -> (kind, id, label)."""
+    kind, sep, ident = value.partition(":")
+    if not sep:
+        user_id = User.objects.filter(username=value).values_list("pk", flat=True).first()
+        return ("user", str(user_id) if user_id else "-", "")
+    if kind in ("user", "agent") and ident.isdigit():
+        return (kind, ident, "")
+    if kind == "system" and ident:
+        return (kind, "", ident)
+    raise InvalidFilter("actor must be user:<id>, agent:<version id>, system:<name> or a username")
+
+
+def build_filter(
+    params: Mapping[str, str],
+    *,
+    process_ids: frozenset[int],
+    process: Process | None,
+    document_id: int | None,
+) -> TrailFilter:
+    """Validate the non-scoping parts of a filter. Raises InvalidFilter with a message for the user."""
+    date_from = parse_date(params.get("date_from", "").strip(), "date_from")
+    date_to = parse_date(params.get("date_to", "").strip(), "date_to")
+    if date_from and date_to and date_from > date_to:
+        raise InvalidFilter(f"the date range is inverted: date_from {date_from} is after date_to {date_to}")
+    action = params.get("action", "").strip()
+    if action and action not in Action.all():
+        raise InvalidFilter(f"unknown action {action[:64]!r}")
+    actor = params.get("actor", "").strip()
+    kind, actor_id, label = parse_actor(actor) if actor else ("", "", "")
+    return TrailFilter(
+        process_ids=process_ids,
+        process=process,
+        document_id=document_id,
+        actor_kind=kind,
+        actor_id=actor_id,
+        actor_label=label,
+        action=action,
+        date_from=date_from,
+        date_to=date_to,
+    )
+
+
+def filtered_entries(trail_filter: TrailFilter, *, up_to_seq: int | None = None) -> QuerySet[TrailEntry]:
+    """The entries a filter selects, unordered. Date bounds become seq bounds too (see _seq_bounds)."""
+    f = trail_filter
+    qs = TrailEntry.objects.filter(process_id__in=[f.process.pk] if f.process else f.process_ids)
+    if f.document_id is not None:
+        qs = qs.filter(document_id=f.document_id)
+    if f.actor_kind:
+        qs = qs.filter(actor_kind=f.actor_kind)
+        if f.actor_kind == "system":
+            qs = qs.filter(actor_label=f.actor_label)
+        else:
+            qs = qs.filter(actor_id=f.actor_id)
+    if f.action:
+        qs = qs.filter(action=f.action)
+    if f.date_from:
+        start = _start_of(f.date_from)
+        qs = qs.filter(created_at__gte=start)
+        first = TrailEntry.objects.filter(created_at__gte=start).order_by("created_at").values("seq")[:1]
+        qs = qs.filter(seq__gte=Subquery(first))
+    if f.date_to:
+        end = _start_of(f.date_to + timedelta(days=1))
+        qs = qs.filter(created_at__lt=end)
+        last = TrailEntry.objects.filter(created_at__lt=end).order_by("-created_at").values("seq")[:1]
+        qs = qs.filter(seq__lte=Subquery(last))
+    if up_to_seq is not None:
+        qs = qs.filter(seq__lte=up_to_seq)
+    return qs
+
+
+def _start_of(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+TRAIL_PAGE_SIZE = 50
+
+
+def trail_page(
+    trail_filter: TrailFilter, *, before: int | None = None, page_size: int = TRAIL_PAGE_SIZE
+) -> tuple[list[TrailEntry], int | None]:
+    """One page, newest first, keyset-paginated on seq; returns (page, next cursor). No COUNT(*)."""
+    qs = filtered_entries(trail_filter)
+    if before is not None:
+        qs = qs.filter(seq__lt=before)
+    page = list(qs.select_related("process").order_by("-seq")[: page_size + 1])
+    next_cursor = page[page_size - 1].seq if len(page) > page_size else None
+    return page[:page_size], next_cursor
+
+
+def document_timeline(document: Document, *, after: int | None = None, page_size: int = 200) -> tuple[
+    list[TrailEntry], int | None
+]:
+    """Everything that happened to one document, oldest first, keyset-paginated on seq."""
+    qs = TrailEntry.objects.filter(document=document)
+    if after is not None:
+        qs = qs.filter(seq__gt=after)
+    page = list(qs.order_by("seq")[: page_size + 1])
+    next_cursor = page[page_size - 1].seq if len(page) > page_size else None
+    return page[:page_size], next_cursor

@@ -42,17 +42,17 @@ UNINSTALL = "DROP FUNCTION IF EXISTS review_trail_reject_change();"
 def install_triggers(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    schema_editor.execute(INSTALL)
+    schema_editor.execute(INSTALL, params=None)
     for table in TABLES:
-        schema_editor.execute(TRIGGERS.format(table=table))
+        schema_editor.execute(TRIGGERS.format(table=table), params=None)
 
 
 def remove_triggers(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     for table in TABLES:
-        schema_editor.execute(DROP_TRIGGERS.format(table=table))
-    schema_editor.execute(UNINSTALL)
+        schema_editor.execute(DROP_TRIGGERS.format(table=table), params=None)
+    schema_editor.execute(UNINSTALL, params=None)
 
 
 class Migration(migrations.Migration):
