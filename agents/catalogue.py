@@ -5,7 +5,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-CATEGORIES = ("meals", "travel", "lodging", "fuel", "office_supplies", "software", "utilities", "groceries", "other")
+CATEGORIES = (
+    "meals",
+    "travel",
+    "lodging",
+    "fuel",
+    "office_supplies",
+    "software",
+    "utilities",
+    "groceries",
+    "other",
+)
 
 AMOUNT_RULES = {"min": "0.01", "max": "10000000"}
 

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from agents.providers.base import FieldSpec
 
 
-def overall_confidence(fields: tuple[FieldSpec, ...], confidences: dict[str, float]) -> float | None:
-    """The weakest field decides: a document is only as trustworthy as its least certain field.
-
-    Optional fields the agent left empty do not count. None when there is nothing to judge.
-    """
-    values = [
-        float(confidences[spec.name])
+def decisive_confidences(
+    fields: tuple[FieldSpec, ...], output: dict[str, Any], confidences: dict[str, float]
+) -> dict[str, float]:
+    """The confidences that bear on the decision: every required field, and optional fields the agent
+    filled. An optional field left empty (an address the receipt does not print) blocks nothing."""
+    return {
+        spec.name: confidences[spec.name]
         for spec in fields
-        if spec.name in confidences and (spec.required or confidences[spec.name] is not None)
-    ]
+        if spec.name in confidences and (spec.required or output.get(spec.name) not in (None, ""))
+    }
+
+
+def overall_confidence(
+    fields: tuple[FieldSpec, ...], output: dict[str, Any], confidences: dict[str, float]
+) -> float | None:
+    """The weakest decisive field decides: a document is only as trustworthy as its least certain field."""
+    values = [float(value) for value in decisive_confidences(fields, output, confidences).values()]
     return min(values) if values else None
 
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import logging
 import time
+from decimal import ROUND_HALF_UP, Decimal
 
 from agents.confidence import overall_confidence
 from agents.models import AgentRun, AgentVersion, Document
-from agents.schema import fields_from_json
 from agents.providers import get_provider
 from agents.providers.base import AgentSpec, ProviderError
+from agents.schema import fields_from_json
 from agents.validation import validate_output
 
 logger = logging.getLogger(__name__)
+
+COST_QUANTUM = Decimal("0.000001")  # AgentRun.cost has six decimal places
 
 
 def spec_for(version: AgentVersion) -> AgentSpec:
@@ -32,7 +35,9 @@ def spec_for(version: AgentVersion) -> AgentSpec:
 
 
 def active_version(process_id: int) -> AgentVersion | None:
-    return AgentVersion.objects.select_related("process").filter(process_id=process_id, is_active=True).first()
+    return (
+        AgentVersion.objects.select_related("process").filter(process_id=process_id, is_active=True).first()
+    )
 
 
 def run_agent(document: Document, version: AgentVersion | None = None) -> AgentRun:
@@ -57,7 +62,7 @@ def _execute(run: AgentRun, spec: AgentSpec, text: str) -> None:
         run.error_code, run.error_message, run.attempts = exc.code, exc.message, exc.attempts
         run.prompt_tokens = int(exc.usage.get("prompt_tokens", 0))
         run.completion_tokens = int(exc.usage.get("completion_tokens", 0))
-        run.cost = exc.usage.get("cost", run.cost)
+        run.cost = _stored_cost(exc.usage.get("cost", run.cost))
         run.model_used = exc.usage.get("model_used", "")
     except Exception as exc:  # a bug in a provider must not lose the document
         logger.exception("agent %s crashed on document %s", spec.provider, run.document_id)
@@ -66,11 +71,16 @@ def _execute(run: AgentRun, spec: AgentSpec, text: str) -> None:
         run.output = {name: item.value for name, item in result.fields.items()}
         run.confidences = {name: round(float(item.confidence), 4) for name, item in result.fields.items()}
         run.confidence_methods = {name: item.method for name, item in result.fields.items()}
-        run.overall_confidence = overall_confidence(spec.fields, run.confidences)
+        run.overall_confidence = overall_confidence(spec.fields, run.output, run.confidences)
         run.validation_errors = validate_output(spec.fields, run.output)
         run.reasoning = result.reasoning
         run.model_used = result.model_used or spec.model
         run.prompt_tokens, run.completion_tokens = result.prompt_tokens, result.completion_tokens
-        run.cost = result.cost
+        run.cost = _stored_cost(result.cost)
         run.attempts = result.attempts
     run.latency_ms = int((time.perf_counter() - started) * 1000)
+
+
+def _stored_cost(cost: Decimal) -> Decimal:
+    """The cost as the column stores it, so the trail entry written from the run says the same."""
+    return Decimal(cost).quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)

@@ -18,7 +18,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.autonomy import RunFacts, Verdict, decide
+from agents.confidence import decisive_confidences
 from agents.models import AgentRun, AgentVersion, Document, Process
+from agents.schema import fields_from_json
 from agents.text_extraction import read_text
 
 
@@ -91,8 +93,10 @@ def begin_processing(document_id: int) -> Document | None:
 
 def judge_run(*, run: AgentRun, process: Process) -> Verdict:
     """Apply the process's current policy to a run (pure; see agents.autonomy.decide)."""
+    version = run.agent_version
+    fields = fields_from_json(version.schema_snapshot) if version else process.field_specs
     facts = RunFacts(
-        confidences=run.confidences,
+        confidences=decisive_confidences(fields, run.output, run.confidences),
         overall_confidence=run.overall_confidence,
         validation_errors=run.validation_errors,
         error_code=run.error_code,
@@ -143,17 +147,18 @@ def requeue_stalled(*, older_than: timedelta) -> list[int]:
     """Documents stuck in processing (a worker died) or never picked up go back to received."""
     cutoff = timezone.now() - older_than
     stalled = list(
-        Document.objects.filter(state=Document.State.PROCESSING, processing_started_at__lt=cutoff)
-        .values_list("pk", flat=True)[:1000]
+        Document.objects.filter(
+            state=Document.State.PROCESSING, processing_started_at__lt=cutoff
+        ).values_list("pk", flat=True)[:1000]
     )
     if stalled:
         Document.objects.filter(pk__in=stalled, state=Document.State.PROCESSING).update(
             state=Document.State.RECEIVED, updated_at=timezone.now()
         )
     waiting = list(
-        Document.objects.filter(state=Document.State.RECEIVED, updated_at__lt=cutoff).values_list("pk", flat=True)[
-            :1000
-        ]
+        Document.objects.filter(state=Document.State.RECEIVED, updated_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:1000]
     )
     return sorted(set(stalled) | set(waiting))
 
@@ -171,7 +176,12 @@ def create_version(
 ) -> AgentVersion:
     """A new, inactive version numbered after the process's last; snapshots the current schema."""
     Process.objects.select_for_update().get(pk=process.pk)  # serialise numbering
-    last = AgentVersion.objects.filter(process=process).order_by("-number").values_list("number", flat=True).first()
+    last = (
+        AgentVersion.objects.filter(process=process)
+        .order_by("-number")
+        .values_list("number", flat=True)
+        .first()
+    )
     return AgentVersion.objects.create(
         process=process,
         number=(last or 0) + 1,
@@ -188,7 +198,9 @@ def create_version(
 @transaction.atomic
 def activate_version(*, version: AgentVersion) -> AgentVersion | None:
     """Make `version` the active one of its process; returns the previously active version."""
-    previous = AgentVersion.objects.select_for_update().filter(process=version.process_id, is_active=True).first()
+    previous = (
+        AgentVersion.objects.select_for_update().filter(process=version.process_id, is_active=True).first()
+    )
     if previous and previous.pk == version.pk:
         return previous
     if previous:
@@ -198,7 +210,13 @@ def activate_version(*, version: AgentVersion) -> AgentVersion | None:
     return previous
 
 
-AUTONOMY_FIELDS = ("autonomy_mode", "confidence_threshold", "field_thresholds", "audit_sample_rate", "target_accuracy")
+AUTONOMY_FIELDS = (
+    "autonomy_mode",
+    "confidence_threshold",
+    "field_thresholds",
+    "audit_sample_rate",
+    "target_accuracy",
+)
 
 
 @transaction.atomic

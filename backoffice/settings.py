@@ -130,7 +130,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not (REDIS_URL or "CELERY_BROKER_URL" in os.environ))
+CELERY_TASK_ALWAYS_EAGER = env_bool(
+    "CELERY_TASK_ALWAYS_EAGER", not (REDIS_URL or "CELERY_BROKER_URL" in os.environ)
+)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -139,6 +141,7 @@ CELERY_TASK_ROUTES = {"review.tasks.triage_document": {"queue": "agents"}}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-documents": {"task": "review.tasks.requeue_stalled_documents", "schedule": 60.0},
+    "checkpoint-trail": {"task": "review.tasks.checkpoint_trail", "schedule": 300.0},
     "release-expired-leases": {"task": "review.tasks.release_expired_leases", "schedule": 30.0},
 }
 # A document still "processing" after this many seconds is assumed lost by its worker and re-queued.

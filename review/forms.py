@@ -18,7 +18,9 @@ class MultipleFileField(forms.FileField):
 
     def clean(self, data, initial=None):
         files = data if isinstance(data, list | tuple) else [data]
-        return [super(MultipleFileField, self).clean(item, initial) for item in files if item] or self._empty()
+        return [
+            super(MultipleFileField, self).clean(item, initial) for item in files if item
+        ] or self._empty()
 
     def _empty(self):
         raise forms.ValidationError("Choose at least one file.")
@@ -57,8 +59,11 @@ class CorrectionForm(forms.Form):
 
     def unknown_names(self) -> list[str]:
         known = {spec.name for spec in self.specs}
-        return [key[len(FIELD_PREFIX):] for key in self.data if key.startswith(FIELD_PREFIX)
-                and key[len(FIELD_PREFIX):] not in known]
+        return [
+            key[len(FIELD_PREFIX) :]
+            for key in self.data
+            if key.startswith(FIELD_PREFIX) and key[len(FIELD_PREFIX) :] not in known
+        ]
 
     def clean(self):
         cleaned = super().clean()
@@ -69,7 +74,9 @@ class CorrectionForm(forms.Form):
     def values(self) -> dict[str, str]:
         """The raw posted values by field name (the service parses and canonicalises them)."""
         return {
-            key[len(FIELD_PREFIX):]: value for key, value in self.data.items() if key.startswith(FIELD_PREFIX)
+            key[len(FIELD_PREFIX) :]: value
+            for key, value in self.data.items()
+            if key.startswith(FIELD_PREFIX)
         }
 
     def add_field_errors(self, errors: dict[str, list[str]]) -> None:
@@ -104,16 +111,22 @@ def _typed_field(spec: FieldSpec) -> forms.Field:
     if spec.type == FieldType.DECIMAL:
         return forms.CharField(widget=forms.TextInput(attrs=attrs | {"inputmode": "decimal"}), **common)
     if spec.type == FieldType.CURRENCY:
-        attrs |= {"maxlength": "3", "pattern": "[A-Z]{3}", "class": "upper"}
+        attrs |= {"maxlength": "3", "pattern": "[A-Z]{3}", "title": "three capital letters, such as EUR"}
         return forms.CharField(widget=forms.TextInput(attrs=attrs), **common)
     return forms.CharField(widget=forms.TextInput(attrs=attrs), **common)
 
 
 class RejectForm(forms.Form):
-    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
-                             error_messages={"required": "Say why the item is rejected."})
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Say why the item is rejected."},
+    )
 
 
 class EscalateForm(forms.Form):
-    note = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 3}),
-                           error_messages={"required": "Write a note for the specialist."})
+    note = forms.CharField(
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Write a note for the specialist."},
+    )

@@ -61,7 +61,9 @@ def check_size(filename: str, size: int) -> None:
     if size == 0:
         raise Rejected(f"{filename}: the file is empty.")
     if size > settings.MAX_UPLOAD_BYTES:
-        raise Rejected(f"{filename}: the file is {size:,} bytes; the limit is {settings.MAX_UPLOAD_BYTES:,} bytes.")
+        raise Rejected(
+            f"{filename}: the file is {size:,} bytes; the limit is {settings.MAX_UPLOAD_BYTES:,} bytes."
+        )
 
 
 def files_in(path: Path) -> list[Path]:

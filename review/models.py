@@ -72,7 +72,9 @@ class ReviewTask(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["document"], condition=Q(state__in=["open", "claimed"]), name="one_live_task_per_document"
+                fields=["document"],
+                condition=Q(state__in=["open", "claimed"]),
+                name="one_live_task_per_document",
             ),
         ]
         indexes = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib.auth.models import Group, User
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
-from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
+from guardian.shortcuts import assign_perm, get_group_perms, get_objects_for_user, get_user_perms, remove_perm
 
 from agents.models import Document, Process
 from review.models import Queue, ReviewTask
@@ -88,3 +88,13 @@ def get_task_for_user(user: User, pk: int) -> ReviewTask:
         pk=pk,
         queue__in=queues_for_user(user),
     )
+
+
+def revoke_process(codename: str, process: Process, to: User | Group) -> None:
+    remove_perm(codename, to, process)
+
+
+def holds_directly(holder: User | Group, codename: str, obj: Queue | Process) -> bool:
+    """Whether the permission was granted to this user or group itself (not through a group)."""
+    perms = get_user_perms(holder, obj) if isinstance(holder, User) else get_group_perms(holder, obj)
+    return codename in perms

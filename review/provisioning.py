@@ -13,7 +13,9 @@ from review.trail import Action, System
 
 
 @transaction.atomic
-def ensure_standard_processes(*, actor: User | None = None, mode: str = Process.Mode.AUTONOMOUS) -> list[Process]:
+def ensure_standard_processes(
+    *, actor: User | None = None, mode: str = Process.Mode.AUTONOMOUS
+) -> list[Process]:
     """Create any missing standard process with its queues and an active rules agent (idempotent)."""
     created = []
     for definition in STANDARD_PROCESSES:
@@ -41,20 +43,28 @@ def ensure_standard_processes(*, actor: User | None = None, mode: str = Process.
             services.activate_version(version=version)
             who = actor or System("setup")
             trail.record(
-                Action.VERSION_CREATED, actor=who, process=process,
+                Action.VERSION_CREATED,
+                actor=who,
+                process=process,
                 data={"version": version.number, "provider": version.provider, "settings": version.settings},
             )
             trail.record(
-                Action.VERSION_ACTIVATED, actor=who, process=process,
+                Action.VERSION_ACTIVATED,
+                actor=who,
+                process=process,
                 data={"version": version.number, "previous": None},
             )
             trail.record(
-                Action.AUTONOMY_CHANGED, actor=who, process=process,
-                data={"changes": {
-                    "autonomy_mode": [None, process.autonomy_mode],
-                    "confidence_threshold": [None, str(process.confidence_threshold)],
-                    "audit_sample_rate": [None, str(process.audit_sample_rate)],
-                }},
+                Action.AUTONOMY_CHANGED,
+                actor=who,
+                process=process,
+                data={
+                    "changes": {
+                        "autonomy_mode": [None, process.autonomy_mode],
+                        "confidence_threshold": [None, str(process.confidence_threshold)],
+                        "audit_sample_rate": [None, str(process.audit_sample_rate)],
+                    }
+                },
             )
             created.append(process)
     return created

@@ -42,3 +42,11 @@ def enqueue_triage(document_id: int) -> None:
 def release_expired_leases() -> int:
     """Periodic: tasks whose reviewer's lease ran out go back to their queue."""
     return claims.release_expired_leases()
+
+
+@shared_task
+def checkpoint_trail() -> int:
+    """Periodic: copy the trail's head out of the table, so deleting the newest entries shows."""
+    from review.trail import write_checkpoint
+
+    return write_checkpoint(reason="periodic").seq

@@ -190,7 +190,7 @@ def parse_date(value: str, name: str) -> date | None:
 
 
 def parse_actor(value: str) -> tuple[str, str, str]:
-    """"user:12", "agent:3", "system:triage", or a bare username -> (kind, id, label)."""
+    """ "user:12", "agent:3", "system:triage", or a bare username -> (kind, id, label)."""
     kind, sep, ident = value.partition(":")
     if not sep:
         user_id = User.objects.filter(username=value).values_list("pk", flat=True).first()
@@ -280,9 +280,9 @@ def trail_page(
     return page[:page_size], next_cursor
 
 
-def document_timeline(document: Document, *, after: int | None = None, page_size: int = 200) -> tuple[
-    list[TrailEntry], int | None
-]:
+def document_timeline(
+    document: Document, *, after: int | None = None, page_size: int = 200
+) -> tuple[list[TrailEntry], int | None]:
     """Everything that happened to one document, oldest first, keyset-paginated on seq."""
     qs = TrailEntry.objects.filter(document=document)
     if after is not None:

@@ -62,8 +62,8 @@ def verify_trail(*, chunk_size: int = 5000) -> Verification:
     checkpoints = _checkpoints(created_before=timezone.now(), chunk_size=chunk_size)
     pending = next(checkpoints, None)
     expected_seq, prev_hash = 1, GENESIS_HASH
-    entries = TrailEntry.objects.filter(seq__lte=result.head_seq).order_by("seq").iterator(chunk_size=chunk_size)
-    for entry in entries:
+    entries = TrailEntry.objects.filter(seq__lte=result.head_seq).order_by("seq")
+    for entry in entries.iterator(chunk_size=chunk_size):
         finding = _check_entry(entry, expected_seq, prev_hash)
         while finding is None and pending is not None and pending.seq <= entry.seq:
             finding = _check_checkpoint(pending, entry)
@@ -81,20 +81,23 @@ def verify_trail(*, chunk_size: int = 5000) -> Verification:
 
 def _check_entry(entry: TrailEntry, expected_seq: int, prev_hash: str) -> Finding | None:
     if entry.seq != expected_seq:
-        missing = f"#{expected_seq}" if entry.seq == expected_seq + 1 else f"#{expected_seq}–#{entry.seq - 1}"
+        gap = f"#{expected_seq}" if entry.seq == expected_seq + 1 else f"#{expected_seq} to #{entry.seq - 1}"
         return Finding(
-            Problem.MISSING, entry.seq, f"entry #{entry.seq} follows a gap: {missing} missing", entry.pk
+            Problem.MISSING, entry.seq, f"entry #{entry.seq} follows a gap: {gap} missing", entry.pk
         )
     if entry.prev_hash != prev_hash:
         return Finding(
             Problem.BROKEN_LINK,
             entry.seq,
-            f"entry #{entry.seq} does not link to #{entry.seq - 1}: its prev_hash is not that entry's hash",
+            f"entry #{entry.seq} does not link to #{entry.seq - 1}: its prev_hash is not that entry's hash "
+            f"(#{entry.seq - 1} was rewritten, or this entry was)",
             entry.pk,
         )
     if entry_hash(entry) != entry.hash:
         return Finding(
-            Problem.ALTERED, entry.seq, f"entry #{entry.seq} was altered: its content does not match its hash",
+            Problem.ALTERED,
+            entry.seq,
+            f"entry #{entry.seq} was altered: its content does not match its hash",
             entry.pk,
         )
     return None

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from review.views import documents, intake
+from review.views import auditor, documents, intake, reviewer
 
 app_name = "review"
 
@@ -10,4 +10,19 @@ urlpatterns = [
     path("documents/<int:pk>/", documents.document_detail, name="document"),
     path("documents/<int:pk>/file/", documents.document_file, name="document-file"),
     path("upload/", intake.upload, name="upload"),
+    path("trail/", auditor.trail_entries, name="trail"),
+    path("trail/verify/", auditor.verify, name="trail-verify"),
+    path("trail/export.<str:fmt>", auditor.export, name="trail-export"),
+    path("trail/manifest.<str:fmt>.json", auditor.export_manifest, name="trail-manifest"),
+    path("trail/documents/<int:pk>/", auditor.timeline, name="timeline"),
+    path("queues/", reviewer.queue_list, name="queues"),
+    path("queues/<slug:slug>/next/", reviewer.queue_next, name="queue-next"),
+    path("queues/<slug:slug>/prefetch/", reviewer.queue_prefetch, name="queue-prefetch"),
+    path("tasks/<int:pk>/", reviewer.task_detail, name="task"),
+    path("tasks/<int:pk>/heartbeat/", reviewer.heartbeat, name="task-heartbeat"),
+    path("tasks/<int:pk>/release/", reviewer.release, name="task-release"),
+    path("tasks/<int:pk>/approve/", reviewer.approve, name="task-approve"),
+    path("tasks/<int:pk>/correct/", reviewer.correct, name="task-correct"),
+    path("tasks/<int:pk>/reject/", reviewer.reject, name="task-reject"),
+    path("tasks/<int:pk>/escalate/", reviewer.escalate, name="task-escalate"),
 ]

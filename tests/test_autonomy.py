@@ -5,8 +5,17 @@ from decimal import Decimal
 from agents.autonomy import Reason, RunFacts, audit_draw, decide
 
 
-def verdict(*, confidences=None, errors=None, error_code="", mode="autonomous", rate="0", threshold="0.9",
-            field_thresholds=None, checksum="abc"):
+def verdict(
+    *,
+    confidences=None,
+    errors=None,
+    error_code="",
+    mode="autonomous",
+    rate="0",
+    threshold="0.9",
+    field_thresholds=None,
+    checksum="abc",
+):
     confidences = confidences if confidences is not None else {"total": 0.97, "date": 0.95}
     facts = RunFacts(
         confidences=confidences,
@@ -15,8 +24,13 @@ def verdict(*, confidences=None, errors=None, error_code="", mode="autonomous", 
         error_code=error_code,
     )
     return decide(
-        facts=facts, mode=mode, threshold=Decimal(threshold), field_thresholds=field_thresholds or {},
-        audit_sample_rate=Decimal(rate), process_slug="p", document_checksum=checksum,
+        facts=facts,
+        mode=mode,
+        threshold=Decimal(threshold),
+        field_thresholds=field_thresholds or {},
+        audit_sample_rate=Decimal(rate),
+        process_slug="p",
+        document_checksum=checksum,
     )
 
 
@@ -63,3 +77,15 @@ def test_audit_draw_is_fixed_by_the_document_so_a_retry_cannot_change_it():
     draws = [audit_draw("p", str(i)) for i in range(4000)]
     share = sum(d < 0.1 for d in draws) / len(draws)
     assert 0.08 < share < 0.12  # uniform enough that the sample rate means what it says
+
+
+def test_an_optional_field_left_empty_does_not_block_acceptance():
+    from agents.confidence import decisive_confidences, overall_confidence
+    from agents.providers.base import FieldSpec
+
+    fields = (FieldSpec("total", "decimal"), FieldSpec("address", required=False))
+    confidences = {"total": 0.97, "address": 0.02}
+    assert overall_confidence(fields, {"total": "1.00", "address": None}, confidences) == 0.97
+    assert decisive_confidences(fields, {"total": "1.00", "address": None}, confidences) == {"total": 0.97}
+    # once the agent fills it, its confidence counts like any other
+    assert overall_confidence(fields, {"total": "1.00", "address": "1 Main St"}, confidences) == 0.02

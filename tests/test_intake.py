@@ -41,7 +41,9 @@ def test_the_same_content_delivered_twice_is_stored_once(invoices):
     assert TrailEntry.objects.filter(action="document.received").count() == 1
 
 
-def test_upload_page_stores_a_pdf_with_its_text_layer(client, paula, invoices, django_capture_on_commit_callbacks):
+def test_upload_page_stores_a_pdf_with_its_text_layer(
+    client, paula, invoices, django_capture_on_commit_callbacks
+):
     client.force_login(paula)
     with django_capture_on_commit_callbacks(execute=True):
         response = upload(client, invoices, "inv.pdf", to_pdf_bytes(CLEAN_INVOICE))
@@ -101,7 +103,9 @@ def test_text_that_is_not_utf8_is_read_as_legacy_text_not_lost(invoices):
 
 def test_binary_data_named_txt_is_refused(invoices):
     with pytest.raises(intake.Rejected, match="not text"):
-        intake.receive(process=invoices, filename="x.txt", data=bytes(range(256)) * 4, source="upload", actor=None)
+        intake.receive(
+            process=invoices, filename="x.txt", data=bytes(range(256)) * 4, source="upload", actor=None
+        )
     assert not Document.objects.exists()
 
 
@@ -131,7 +135,9 @@ def test_ingest_command_takes_a_folder_and_reports_rejections(invoices, tmp_path
 
 def test_ingest_command_with_an_unknown_process_names_the_known_ones(processes, tmp_path):
     (tmp_path / "a.txt").write_text("x")
-    with pytest.raises(CommandError, match="Unknown process 'invoices'. Known processes: expense-classification"):
+    with pytest.raises(
+        CommandError, match=r"Unknown process 'invoices'\. Known processes: expense-classification"
+    ):
         call_command("ingest", "invoices", str(tmp_path))
 
 

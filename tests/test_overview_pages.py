@@ -29,8 +29,10 @@ def test_health_check_is_deliberately_public(client, db):
 
 
 def test_overview_counts_accepted_and_waiting_by_reason(client, paula, invoices):
-    services.set_autonomy(process=invoices, changes={"autonomy_mode": "autonomous",
-                                                     "confidence_threshold": "0.5", "audit_sample_rate": "0"})
+    services.set_autonomy(
+        process=invoices,
+        changes={"autonomy_mode": "autonomous", "confidence_threshold": "0.5", "audit_sample_rate": "0"},
+    )
     triaged(invoices, CLEAN_INVOICE, "good.txt")
     triaged(invoices, "not an invoice\n", "bad.txt")
     client.force_login(paula)

@@ -142,7 +142,9 @@ def test_stalled_documents_are_put_back_for_triage(invoices):
 
 
 def test_the_audit_draw_recorded_on_the_run_is_the_documents_own(invoices):
-    set_policy(invoices, autonomy_mode="autonomous", confidence_threshold="0", audit_sample_rate=Decimal("0.5"))
+    set_policy(
+        invoices, autonomy_mode="autonomous", confidence_threshold="0", audit_sample_rate=Decimal("0.5")
+    )
     document = receive_text(invoices, CLEAN_INVOICE).document
     triage.triage_document(document.pk)
     from agents.autonomy import audit_draw

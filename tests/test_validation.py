@@ -16,7 +16,13 @@ TODAY = dt.date(2024, 6, 1)
 
 
 def test_valid_output_has_no_errors():
-    output = {"vendor": "ACME", "date": "2024-05-01", "total": "12.50", "currency": "EUR", "category": "meals"}
+    output = {
+        "vendor": "ACME",
+        "date": "2024-05-01",
+        "total": "12.50",
+        "currency": "EUR",
+        "category": "meals",
+    }
     assert validate_output(FIELDS, output, today=TODAY) == {}
 
 

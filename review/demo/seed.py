@@ -40,7 +40,9 @@ REVIEWER_QUEUES = {
 def create_demo_users() -> list[DemoUser]:
     processes = list(Process.objects.all())
     for demo in DEMO_USERS:
-        user, created = User.objects.get_or_create(username=demo.username, defaults={"email": f"{demo.username}@example.com"})
+        user, created = User.objects.get_or_create(
+            username=demo.username, defaults={"email": f"{demo.username}@example.com"}
+        )
         if created:
             user.set_password(demo.password)
             user.save()
@@ -67,8 +69,12 @@ def load_demo_documents(*, seed: int, count: int) -> dict[str, int]:
     for doc in generate(seed, count):
         data = to_pdf_bytes(doc.text) if doc.as_pdf else doc.text.encode()
         received = intake.receive(
-            process=processes[doc.process_slug], filename=doc.filename, data=data,
-            source=Document.Source.DEMO, actor=None, channel="demo generator",
+            process=processes[doc.process_slug],
+            filename=doc.filename,
+            data=data,
+            source=Document.Source.DEMO,
+            actor=None,
+            channel="demo generator",
         )
         counts["new" if received.created else "duplicate"] += 1
     return counts

@@ -15,7 +15,7 @@ from review import permissions, selectors
 def home(request: AuthedRequest) -> HttpResponse:
     process_ids = permissions.visible_process_ids(request.user)
     summaries = selectors.process_summaries(process_ids)
-    documents, next_cursor = selectors.document_page(process_ids)
+    documents, _ = selectors.document_page(process_ids)
     return render(
         request,
         "review/home.html",

@@ -33,7 +33,10 @@ def _receive_one(request: AuthedRequest, process, upload_file) -> Document | Non
     try:
         intake.check_size(name, upload_file.size)  # before reading a too-large file into memory
         received = intake.receive(
-            process=process, filename=name, data=upload_file.read(), source=Document.Source.UPLOAD,
+            process=process,
+            filename=name,
+            data=upload_file.read(),
+            source=Document.Source.UPLOAD,
             actor=request.user,
         )
     except intake.Rejected as exc:
@@ -42,5 +45,7 @@ def _receive_one(request: AuthedRequest, process, upload_file) -> Document | Non
     if received.created:
         messages.success(request, f"{name}: received, queued for the agent.")
     else:
-        messages.info(request, f"{name}: already received earlier (document {received.document.pk}); not stored twice.")
+        messages.info(
+            request, f"{name}: already received earlier (document {received.document.pk}); not stored twice."
+        )
     return received.document

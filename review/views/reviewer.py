@@ -135,7 +135,8 @@ def escalate(request: AuthedRequest, pk: int) -> HttpResponse:
         return _panel(request, task, status=422, escalate_form=form)
     try:
         decisions.escalate_task(
-            task=task, reviewer=request.user, lease_token=request.POST.get("lease"), note=form.cleaned_data["note"]
+            task=task, reviewer=request.user, lease_token=request.POST.get("lease"),
+            note=form.cleaned_data["note"],
         )
     except CannotEscalate as exc:
         return _panel(request, task, status=422, error=str(exc))

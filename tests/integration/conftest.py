@@ -45,9 +45,28 @@ def celery_worker(transactional_db, redis_url):
     }
     log = open(ROOT / ".pytest_cache" / "celery-worker.log", "w")  # noqa: SIM115 - closed below
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "backoffice", "worker", "-Q", "agents,default",
-         "--pool", "threads", "-c", "4", "--without-gossip", "--without-mingle", "-l", "INFO"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "backoffice",
+            "worker",
+            "-Q",
+            "agents,default",
+            "--pool",
+            "threads",
+            "-c",
+            "4",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = False

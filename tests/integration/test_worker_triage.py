@@ -29,8 +29,10 @@ def test_uploaded_documents_are_triaged_by_the_worker(client, paula, invoices, c
     good = Document.objects.get(original_name="good.txt")
     bad = Document.objects.get(original_name="bad.txt")
     settled = (Document.State.AUTO_ACCEPTED, Document.State.IN_REVIEW)
-    wait_for(lambda: Document.objects.filter(pk__in=[good.pk, bad.pk], state__in=settled).count() == 2,
-             what="both documents to be triaged by the worker")
+    wait_for(
+        lambda: Document.objects.filter(pk__in=[good.pk, bad.pk], state__in=settled).count() == 2,
+        what="both documents to be triaged by the worker",
+    )
 
     good.refresh_from_db()
     assert good.state == Document.State.AUTO_ACCEPTED

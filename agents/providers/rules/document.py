@@ -24,6 +24,10 @@ COUNTRY_HINTS = {
 }
 
 
+# A word printed with its letters spaced out, as OCR reads a stylised logo: "S U N R I S E".
+LETTER_SPACED = re.compile(r"\W{0,3}\s*(?:\w ){2,}\w\s*\W{0,3}")
+
+
 @dataclass
 class Document:
     text: str
@@ -44,6 +48,15 @@ class Document:
     def is_layout(self) -> bool:
         """True for pdftotext -layout output, where columns are separated by runs of spaces."""
         return sum(1 for line in self.raw_lines if re.search(r"\S\s{3,}\S", line)) >= 3
+
+    def has_columns(self, index: int) -> bool:
+        """True when a line holds two or more columns (text, a gap of 3+ spaces, text).
+
+        Indentation does not count: centred till receipts start their lines with spaces but keep
+        one column. A letter-spaced logo ("S U N R I S E   M A R T") is one column too.
+        """
+        cells = self.cells(index)
+        return len(cells) > 1 and not all(LETTER_SPACED.fullmatch(c.text) for c in cells)
 
     @cached_property
     def full_upper(self) -> str:

@@ -21,7 +21,8 @@ BUSINESS_WORD = re.compile(
 ADDRESS_WORD = re.compile(
     r"\b(JALAN|JLN|LORONG|LOT|NO\.?\s?:?\s?\d|TAMAN|TMN|BANDAR|KAMPUNG|KG|LEBUH|PERSIARAN|LEVEL|FLOOR|FLR|"
     r"BLOCK|BLK|WISMA|PLAZA|MALL|SEKSYEN|SECTION|STREET|ST\.?|ROAD|RD\.?|AVENUE|AVE|SUITE|UNIT|"
-    r"INDUSTRI|PERINDUSTRIAN|KAWASAN|BATU|SIMPANG|OFF|STRAAT|STRASSE|WEG|RUE|PLEIN|G/F|GROUND)\b"
+    r"INDUSTRI|PERINDUSTRIAN|KAWASAN|BATU|SIMPANG|OFF|STRAAT|STRASSE|WEG|RUE|PLEIN|G/F|GROUND|"
+    r"LANE|BLVD|BOULEVARD|DRIVE|HIGHWAY|HWY|PARKWAY|\w{3,}(?:STRASSE|STRAßE|STRAAT))\b"
 )
 PLACE_WORD = re.compile(
     r"\b(SELANGOR|JOHOR|KUALA LUMPUR|K\.?L\.?|PUTRAJAYA|PULAU PINANG|PENANG|PERAK|KEDAH|MELAKA|MALACCA|"
@@ -30,6 +31,12 @@ PLACE_WORD = re.compile(
     r"KAJANG|SERI KEMBANGAN|BANGI|RAWANG|SEMENYIH|JOHOR BAHRU|SINGAPORE)\b"
 )
 POSTCODE = re.compile(r"(?<![\d-])\d{5}(?![\d-])")
+# Postcodes of other formats, as evidence that an address is complete: UK "EC1V 2NX", Singapore's six digits.
+OTHER_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b|\bSINGAPORE \d{6}\b")
+# The town line that ends an address: "LEEDS LS1 5DL", "DENVER, CO 80202", "10115 BERLIN".
+TOWN_LINE = re.compile(
+    r"[A-Z][A-Z .'-]{2,},? (?:[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}|[A-Z]{2} \d{5}(?:-\d{4})?)|\d{4,6} [A-Z][A-Z .'-]{2,}"
+)
 BOILERPLATE = re.compile(
     r"TAX INVOICE|INVOICE|RECEIPT|\bBILL\b|WELCOME|\bCOPY\b|\bTEL\b|TEL\s?:|PHONE|\bFAX|\bH/?P\b|GST|"
     r"\bREG\b|\bROC\b|\bCO\.?\s?NO|COMPANY NO|BUSINESS NO|\bBRN\b|EMAIL|E-MAIL|WWW\.|HTTP|@|"
@@ -237,6 +244,8 @@ ADDRESS_STOP = re.compile(
     r"\bDOC\b|TABLE|ORDER|\bCASH\b|MEMBER|COUNTER|TERMINAL|CHECK|SALES|\d{2,3}[- ]?\d{3,4}[- ]\d{4}|"
     r"\b[A-Z]+\s?:"
 )
+# OCR ran the street number into the street name: "50FOUNDRY LANE" (not "2ND FLOOR", "12TH").
+GLUED_NUMBER = re.compile(r"^(\d{1,4})(?!(?:ST|ND|RD|TH)\b)([A-Z]{3,}\b)", re.I)
 STREET_NUMBER = re.compile(r"^(NO\.?\s?)?\d+[A-Z]?(-\d+)?[A-Z]?\s?[,&]")
 
 
@@ -253,10 +262,22 @@ def _is_registration(upper: str) -> bool:
     )
 
 
+def _letterhead_has_columns(doc: Document, vendor_last_line: int) -> bool:
+    """Whether the name and the lines under it share their rows with another column.
+
+    A layout document whose letterhead is one column (a till receipt, centred or not, whose item
+    table alone has columns) reads like a receipt; an invoice's letterhead sits beside a title or a
+    meta block, and there the lines under the name may belong to another address.
+    """
+    first = doc.nonempty[0] if doc.nonempty else 0
+    window = [i for i in doc.nonempty if first <= i <= vendor_last_line + 3]
+    return any(doc.has_columns(i) for i in window)
+
+
 def extract_address(doc: Document, vendor_last_line: int | None) -> Finding:
     """The lines printed under the vendor's name, from the first address-like one to a stop line."""
     evidence = Evidence(ADDRESS_WEIGHTS)
-    if vendor_last_line is None or doc.is_layout:
+    if vendor_last_line is None or (doc.is_layout and _letterhead_has_columns(doc, vendor_last_line)):
         return Finding(None, evidence)  # invoices print several addresses: not worth a guess
     parts: list[str] = []
     stopped_cleanly = False
@@ -273,12 +294,14 @@ def extract_address(doc: Document, vendor_last_line: int | None) -> Finding:
                 break
             starts = ADDRESS_WORD.search(upper) or STREET_NUMBER.match(upper) or POSTCODE.search(upper)
             if not stop and starts and not upper.startswith("(") and sum(ch.isalpha() for ch in upper) >= 3:
-                parts.append(line.strip(" ,"))
+                parts.append(GLUED_NUMBER.sub(r"\1 \2", line.strip(" ,")))
                 ended = bool(POSTCODE.search(upper) and (PLACE_WORD.search(upper) or upper.endswith(".")))
             continue  # branch names, registration numbers and dates between the name and the street
         if stop:
             stopped_cleanly = True
             break
+        if doc.is_layout and doc.has_columns(i):
+            return Finding(None, evidence)  # the letterhead runs beside another block (bill-to, meta)
         place_only = PLACE_WORD.search(upper) and not ADDRESS_WORD.search(upper) and len(upper.split()) <= 4
         if sum(ch.isalpha() for ch in upper) < 3 or (ended and not upper.startswith("(") and not place_only):
             stopped_cleanly = ended
@@ -291,9 +314,9 @@ def extract_address(doc: Document, vendor_last_line: int | None) -> Finding:
         return Finding(None, evidence)
     address = ", ".join(parts)
     upper = address.upper()
-    if POSTCODE.search(upper):
+    if POSTCODE.search(upper) or OTHER_POSTCODE.search(upper):
         evidence.add("postcode")
-    if PLACE_WORD.search(upper):
+    if PLACE_WORD.search(upper) or TOWN_LINE.fullmatch(parts[-1].upper().rstrip(" .,")):
         evidence.add("place_name")
     if ADDRESS_WORD.search(upper):
         evidence.add("address_word")

@@ -27,17 +27,25 @@ class Command(BaseCommand):
         for file in files:
             try:
                 received = intake.receive(
-                    process=found, filename=file.name, data=file.read_bytes(),
-                    source=Document.Source.FOLDER, actor=None, channel="ingest command",
+                    process=found,
+                    filename=file.name,
+                    data=file.read_bytes(),
+                    source=Document.Source.FOLDER,
+                    actor=None,
+                    channel="ingest command",
                 )
             except intake.Rejected as exc:
                 counts["rejected"] += 1
                 self.stderr.write(f"rejected {exc}")
                 continue
             counts["new" if received.created else "duplicate"] += 1
-            self.stdout.write(f"{'stored' if received.created else 'already had'} {file} -> document {received.document.pk}")
-        self.stdout.write(self.style.SUCCESS(
-            f"{counts['new']} new, {counts['duplicate']} already received, {counts['rejected']} rejected"
-        ))
+            self.stdout.write(
+                f"{'stored' if received.created else 'already had'} {file} -> document {received.document.pk}"
+            )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{counts['new']} new, {counts['duplicate']} already received, {counts['rejected']} rejected"
+            )
+        )
         if counts["rejected"] and not (counts["new"] or counts["duplicate"]):
             raise CommandError("Nothing was ingested.")

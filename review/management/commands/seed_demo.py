@@ -7,7 +7,9 @@ from review.demo import seed as demo
 
 
 class Command(BaseCommand):
-    help = "Demo users (one per role), the standard processes and generated documents, run through the agents."
+    help = (
+        "Demo users (one per role), the standard processes and generated documents, run through the agents."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=7)

@@ -1,0 +1,137 @@
+"""The trail is append-only: the database trigger and the ORM both refuse to change it."""
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from review import tasks, trail
+from review.models import TrailCheckpoint, TrailEntry, TrailHead, TrailImmutable
+from review.trail import GENESIS_HASH, Action, System, entry_hash
+
+pytestmark = pytest.mark.django_db
+
+
+def append(n: int = 3, **kwargs) -> list[TrailEntry]:
+    with transaction.atomic():
+        return [trail.record(Action.AUTONOMY_CHANGED, actor=System("test"), data={"i": i}, **kwargs) for i in range(n)]
+
+
+def run_sql(sql: str, params=()) -> None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def test_record_chains_each_entry_to_the_previous_one_and_moves_the_head():
+    first, second, third = append(3)
+
+    assert (first.seq, second.seq, third.seq) == (1, 2, 3)
+    assert first.prev_hash == GENESIS_HASH and second.prev_hash == first.hash and third.prev_hash == second.hash
+    stored = TrailEntry.objects.get(seq=2)
+    assert entry_hash(stored) == stored.hash == second.hash
+    head = TrailHead.objects.get(pk=1)
+    assert (head.seq, head.hash) == (3, third.hash)
+
+
+def test_record_refuses_to_run_outside_a_transaction(transactional_db):
+    with pytest.raises(RuntimeError):
+        trail.record(Action.AUTONOMY_CHANGED, actor=System("test"))
+    assert not TrailEntry.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE review_trailentry SET actor_label = 'someone else'",
+        "DELETE FROM review_trailentry",
+    ],
+)
+def test_the_database_rejects_updates_and_deletes_of_entries(sql):
+    append(2)
+
+    with pytest.raises(DatabaseError, match="append-only"):
+        run_sql(sql)
+
+    assert list(TrailEntry.objects.order_by("seq").values_list("actor_label", flat=True)) == ["test", "test"]
+
+
+def test_the_database_rejects_truncate_by_the_application_role():
+    append(2)
+    # The test connection is a superuser (allowed to TRUNCATE so that Django's flush works);
+    # an ordinary role that owns no trigger-bypass is refused.
+    with pytest.raises(DatabaseError, match="append-only: TRUNCATE"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending FK checks from the inserts above
+            cursor.execute("CREATE ROLE trail_test_app NOLOGIN")
+            cursor.execute("GRANT ALL ON review_trailentry TO trail_test_app")
+            cursor.execute("SET LOCAL ROLE trail_test_app")
+            cursor.execute("TRUNCATE review_trailentry")
+
+    assert TrailEntry.objects.count() == 2
+
+
+def test_the_database_rejects_changes_to_checkpoints():
+    append(1)
+    with transaction.atomic():
+        trail.write_checkpoint(reason="periodic")
+
+    with pytest.raises(DatabaseError, match="append-only"):
+        run_sql("UPDATE review_trailcheckpoint SET seq = 0")
+    with pytest.raises(DatabaseError, match="append-only"):
+        run_sql("DELETE FROM review_trailcheckpoint")
+
+    assert TrailCheckpoint.objects.get().seq == 1
+
+
+def test_the_orm_refuses_to_change_or_delete_an_entry():
+    entry = append(1)[0]
+
+    entry.actor_label = "someone else"
+    with pytest.raises(TrailImmutable):
+        entry.save()
+    with pytest.raises(TrailImmutable):
+        entry.delete()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda qs: qs.update(actor_label="someone else"),
+        lambda qs: qs.delete(),
+        lambda qs: qs.filter(seq=1).delete(),
+        lambda qs: TrailEntry.objects.bulk_update(list(qs), ["actor_label"]),
+    ],
+)
+def test_the_orm_refuses_bulk_updates_and_deletes(change):
+    append(2)
+
+    with pytest.raises(TrailImmutable):
+        change(TrailEntry.objects.all())
+
+    assert TrailEntry.objects.count() == 2
+
+
+def test_a_checkpoint_copies_the_head_out_of_the_table():
+    entries = append(3)
+
+    with transaction.atomic():
+        checkpoint = trail.write_checkpoint(reason="periodic")
+
+    assert (checkpoint.seq, checkpoint.hash, checkpoint.reason) == (3, entries[-1].hash, "periodic")
+
+
+def test_the_periodic_checkpoint_task_records_the_head():
+    append(2)
+
+    assert tasks.checkpoint_trail() == 2
+    assert TrailCheckpoint.objects.get(reason="periodic").seq == 2
+
+
+def test_the_checkpoint_task_is_in_the_beat_schedule(settings):
+    tasks_scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "review.tasks.checkpoint_trail" in tasks_scheduled
+
+
+def test_a_checkpoint_of_an_empty_trail_names_the_genesis():
+    with transaction.atomic():
+        checkpoint = trail.write_checkpoint(reason="periodic")
+
+    assert (checkpoint.seq, checkpoint.hash) == (0, GENESIS_HASH)
