@@ -172,7 +172,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", False) else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
-X_FRAME_OPTIONS = "SAMEORIGIN"  # the review screen shows the original PDF in a frame of our own
+X_FRAME_OPTIONS = "DENY"  # the original-file view alone allows same-origin framing (review screen)
 
 LOGGING = {
     "version": 1,

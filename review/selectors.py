@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Min, Prefetch, Q, QuerySet
+from django.db.models import Count, Min, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from agents.autonomy import Reason
@@ -195,3 +196,70 @@ def field_rows(task: ReviewTask) -> list[FieldRow]:
         rows.append(FieldRow(spec, output.get(spec.name), confidence, methods.get(spec.name, ""),
                              bool(why), why, field_errors))
     return sorted(rows, key=lambda r: (not r.flagged, r.confidence if r.confidence is not None else -1.0))
+
+
+# --- Agent spend: cost and tokens of agent runs ---------------------------------------------------
+
+SPEND_WINDOW = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Spend:
+    cost: Decimal = Decimal("0")
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    runs: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+def _spend_rows(runs: QuerySet[AgentRun], key: str) -> QuerySet:
+    return (
+        runs.values(key)
+        .annotate(
+            # Names differ from the columns': an annotation may not shadow a model field.
+            spent=Sum("cost"),
+            prompt=Sum("prompt_tokens"),
+            completion=Sum("completion_tokens"),
+            runs=Count("id"),
+        )
+        .order_by()
+    )
+
+
+def _spend(row: dict[str, Any]) -> Spend:
+    return Spend(row["spent"] or Decimal("0"), row["prompt"] or 0, row["completion"] or 0, row["runs"])
+
+
+def _runs_in_window(since: datetime | None, until: datetime | None) -> QuerySet[AgentRun]:
+    runs = AgentRun.objects.filter(created_at__gte=since or timezone.now() - SPEND_WINDOW)
+    return runs.filter(created_at__lt=until) if until else runs
+
+
+def spend_by_process(
+    process_ids: set[int], *, since: datetime | None = None, until: datetime | None = None
+) -> dict[int, Spend]:
+    """Cost, tokens and run count of agent runs per process, from `since` (default 30 days ago) to
+    `until` (default now). Failed runs and retries count: they were paid for. One grouped query."""
+    rows = _spend_rows(_runs_in_window(since, until).filter(document__process_id__in=process_ids),
+                       "document__process_id")
+    return {row["document__process_id"]: _spend(row) for row in rows}
+
+
+def spend_by_document(
+    process_ids: set[int],
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    document_ids: list[int] | None = None,
+    limit: int = PAGE_SIZE,
+) -> list[tuple[int, Spend]]:
+    """(document id, spend) of the costliest documents of these processes in the window, costliest
+    first (re-runs of a document add up), optionally only `document_ids`. One grouped query."""
+    runs = _runs_in_window(since, until).filter(document__process_id__in=process_ids)
+    if document_ids is not None:
+        runs = runs.filter(document_id__in=document_ids)
+    rows = _spend_rows(runs, "document_id").order_by("-spent", "-document_id")[:limit]
+    return [(row["document_id"], _spend(row)) for row in rows]

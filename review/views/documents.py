@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
 from agents.models import Document
@@ -15,11 +16,19 @@ from review import permissions, selectors
 def home(request: AuthedRequest) -> HttpResponse:
     process_ids = permissions.visible_process_ids(request.user)
     summaries = selectors.process_summaries(process_ids)
+    spend = selectors.spend_by_process(process_ids)
+    for summary in summaries:
+        summary.spend = spend.get(summary.process.pk, selectors.Spend())
     documents, _ = selectors.document_page(process_ids)
     return render(
         request,
         "review/home.html",
-        {"summaries": summaries, "documents": documents[:15], "has_more": len(documents) > 15},
+        {
+            "summaries": summaries,
+            "spend_days": selectors.SPEND_WINDOW.days,
+            "documents": documents[:15],
+            "has_more": len(documents) > 15,
+        },
     )
 
 
@@ -55,6 +64,7 @@ def document_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     )
 
 
+@xframe_options_sameorigin  # shown in a frame beside the fields on the review screen
 @require_GET
 def document_file(request: AuthedRequest, pk: int) -> FileResponse:
     document = permissions.get_document_for_user(request.user, pk)

@@ -20,11 +20,12 @@ NOISY_LABEL = re.compile(
     r"^[I1l] ?N ?V ?[O0] ?[I1l] ?[CE] ?[EC]\s*(?:NUMBER|NUMB ER|N ?[O0]|#)\.?\s*[:#]?\s*(?P<rest>.*)$", re.I
 )
 # A letter OCR confuses with a digit, inside a run of digits: "2O23/2118", "INV-2024-95OO1".
-DIGIT_LOOKALIKE = re.compile(r"(?<=\d)[OIlSB](?=[\d/.\-]|$)|(?<=\d[/.\-])[OIlSB](?=\d)")
+DIGIT_LOOKALIKE = re.compile(r"(?<=\d)[OIlSB](?=[\dOIlSB/.\-]|$)|(?<=\d[/.\-])[OIlSB](?=\d)")
 # A short letter segment with a digit that looks like a letter in it ("N0-87218", "5I-1234", "1NV-2024"):
 # either a real code or a misread one, and nothing tells which.
 MIXED_SEGMENT = re.compile(r"(?:^|[/.\-])(?=[A-Z0158]{2,4}(?:[/.\-]|$))(?=[A-Z]*[0158])(?=[0158]*[A-Z])[A-Z0158]+", re.I)
 LOOKALIKE_DIGITS = str.maketrans("OIlSB", "01158")
+LETTER_LOOKALIKES = str.maketrans("0158", "OISB")
 VALUE = re.compile(r"^[A-Z0-9][\w/.\-]*\d[\w/.\-]*$|^[A-Z0-9]*\d[\w/.\-]*$", re.I)
 NOT_A_NUMBER = re.compile(r"DATE|DATUM|TOTAL|AMOUNT|PAGE|SEITE", re.I)
 
@@ -101,8 +102,14 @@ def extract_invoice_number(doc: Document) -> Finding:
 
 def _repair_lookalikes(value: str) -> str:
     """Read letters that stand among digits as the digits they resemble: "2O23/2118" -> "2023/2118"."""
+    # "1NV-2O23": a segment that is mostly letters takes its look-alike digits back as letters; with
+    # one letter ("5I-1234") which character is the misread one is anyone's guess.
+    value = MIXED_SEGMENT.sub(
+        lambda m: m.group().translate(LETTER_LOOKALIKES) if sum(ch.isalpha() for ch in m.group()) >= 2 else m.group(),
+        value,
+    )
     if MIXED_SEGMENT.search(value):
-        return value  # "5I-1234": which character is the misread one is anyone's guess
+        return value
     for _ in range(len(value)):  # "95OO1": each repaired letter lets the next one be read
         repaired = DIGIT_LOOKALIKE.sub(lambda m: m.group().translate(LOOKALIKE_DIGITS), value)
         if repaired == value:

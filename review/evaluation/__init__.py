@@ -1,0 +1,2 @@
+"""Evaluation of agents from labelled data: pure statistics (stats), synthetic data (simulation),
+SQL aggregates (queries)."""
