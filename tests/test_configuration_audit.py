@@ -18,18 +18,19 @@ def last_entry() -> TrailEntry:
 
 
 def test_changing_autonomy_records_the_actor_and_each_field_before_and_after(invoices, paula):
+    threshold_before = invoices.confidence_threshold
     diff = configuration.change_autonomy(
         process=invoices, changes={"confidence_threshold": "0.75", "autonomy_mode": "shadow"}, actor=paula
     )
 
-    assert diff["confidence_threshold"] == (Decimal("0.900"), Decimal("0.75"))
+    assert diff["confidence_threshold"] == (threshold_before, Decimal("0.75"))
     entry = last_entry()
     assert (entry.action, entry.actor_kind, entry.actor_id, entry.actor_label) == (
         Action.AUTONOMY_CHANGED, "user", str(paula.pk), "paula",
     )  # fmt: skip
     assert entry.process == invoices
     assert entry.data["changes"] == {
-        "confidence_threshold": ["0.900", "0.75"],
+        "confidence_threshold": [str(threshold_before), "0.75"],
         "autonomy_mode": ["autonomous", "shadow"],
     }
     invoices.refresh_from_db()
@@ -39,7 +40,10 @@ def test_changing_autonomy_records_the_actor_and_each_field_before_and_after(inv
 def test_an_autonomy_change_that_changes_nothing_writes_nothing(invoices, paula):
     before = TrailEntry.objects.count()
 
-    assert configuration.change_autonomy(process=invoices, changes={"autonomy_mode": "autonomous"}, actor=paula) == {}
+    assert (
+        configuration.change_autonomy(process=invoices, changes={"autonomy_mode": "autonomous"}, actor=paula)
+        == {}
+    )
 
     assert TrailEntry.objects.count() == before
 
@@ -156,4 +160,6 @@ def test_process_permissions_granted_to_a_group_are_recorded(invoices, paula):
 
 def test_only_process_permissions_can_be_granted_on_a_process(invoices, paula, charlie):
     with pytest.raises(ValueError):
-        configuration.grant_process_permission(codename="delete_process", process=invoices, to=charlie, actor=paula)
+        configuration.grant_process_permission(
+            codename="delete_process", process=invoices, to=charlie, actor=paula
+        )

@@ -220,3 +220,93 @@ def test_a_weak_mixed_signal_is_less_confident_than_a_clear_one():
     mixed = RulesProvider().run(classification_spec(), "SHOP\nMILK 3.00\nPEN 2.00").fields["category"]
 
     assert clear.confidence > mixed.confidence
+
+
+# A till receipt centred with leading spaces, whose item table has columns: still one letterhead column.
+CENTRED_RECEIPT = """\
+          SUNRISE MINI MARKET
+           134 CHAPEL STREET
+            LEEDS LS1 5DL
+         TEL: 0140 402 4264
+              RECEIPT
+   DATE: 08 Jun 2024  TIME: 20:44
+ITEM                 QTY   PRICE       AMT
+MINERAL WATER 1.5L     1    1.80      1.80
+WHITE BREAD            2    1.20      2.40
+SUB TOTAL                             4.20
+TOTAL                               £ 4.20
+"""
+
+
+def test_it_reads_the_address_of_a_centred_receipt_with_a_column_table():
+    result = RulesProvider().run(extraction_spec("vendor", "address"), CENTRED_RECEIPT)
+    assert result.fields["vendor"].value == "SUNRISE MINI MARKET"
+    assert result.fields["address"].value == "134 CHAPEL STREET, LEEDS LS1 5DL"
+    assert result.fields["address"].confidence >= 0.85
+
+
+def test_an_address_beside_another_column_is_not_guessed():
+    # A one-column letterhead over a layout invoice is the issuer's address...
+    result = RulesProvider().run(extraction_spec("address"), INVOICE)
+    assert result.fields["address"].value == "500 Market Street, San Francisco, CA 94105"
+    # ...but lines that share their rows with a bill-to block may be someone else's.
+    two_columns = LABELLED_INVOICE.format(label="Number:", number="A243647").replace(
+        "162 Foundry St, Suite 398", "162 Foundry St, Suite 398                     Ship To: 9 Elm Road"
+    )
+    result = RulesProvider().run(extraction_spec("address"), two_columns)
+    assert result.fields["address"].value is None
+
+
+LABELLED_INVOICE = """\
+Kestrel Systems LLC                                         INVOICE
+162 Foundry St, Suite 398
+Columbus, OH 43215
+
+Bill To:                                      Invoice {label}    {number}
+Amberfield Consulting Co.                     Invoice Date:   2023-06-05
+Description                               Qty    Unit Price         Amount
+Consulting services (hours)                 2        100.00         200.00
+                                                    Total           200.00
+"""
+
+
+def test_a_labelled_unique_invoice_number_is_confident():
+    text = LABELLED_INVOICE.format(label="Number:", number="A243647")
+    result = RulesProvider().run(extraction_spec("invoice_number"), text)
+    assert result.fields["invoice_number"].value == "A243647"
+    assert result.fields["invoice_number"].confidence >= 0.85
+
+
+@pytest.mark.parametrize(
+    "label, number, expected",
+    [
+        ("No.:", "2O23/2118", "2023/2118"),  # a letter O among the digits
+        ("No.:", "1NV-2O23-19616", "INV-2023-19616"),  # digits among the prefix's letters
+        ("No.:", "N0-87218", "N0-87218"),  # which one is misread cannot be told
+    ],
+)
+def test_an_ocr_noisy_invoice_number_is_repaired_or_doubted(label, number, expected):
+    text = LABELLED_INVOICE.format(label=label, number=number)
+    result = RulesProvider().run(extraction_spec("invoice_number"), text)
+    assert result.fields["invoice_number"].value == expected
+    assert result.fields["invoice_number"].confidence < 0.85
+
+
+def test_a_misread_label_still_finds_the_number_but_doubts_it():
+    text = LABELLED_INVOICE.format(label="No.:", number="A243647").replace("Invoice No.", "In voice No.")
+    result = RulesProvider().run(extraction_spec("invoice_number"), text)
+    assert result.fields["invoice_number"].value == "A243647"
+    assert result.fields["invoice_number"].confidence < 0.85
+
+
+def test_rival_invoice_numbers_are_doubted():
+    text = LABELLED_INVOICE.format(label="Number:", number="A243647") + "Invoice No.: B998877\n"
+    result = RulesProvider().run(extraction_spec("invoice_number"), text)
+    assert result.fields["invoice_number"].confidence < 0.85
+
+
+def test_a_letter_spaced_logo_is_read_as_a_name_but_doubted_when_repaired():
+    text = "** S U N R 1 S E   P H A R M A C Y **\n217 KINGFISHER ROAD\nMANCHESTER M1 4BT\nTEL: 0520 427 3167"
+    result = RulesProvider().run(extraction_spec("vendor"), text)
+    assert result.fields["vendor"].value == "SUNRISE PHARMACY"
+    assert result.fields["vendor"].confidence < 0.85

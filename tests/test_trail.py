@@ -12,7 +12,10 @@ pytestmark = pytest.mark.django_db
 
 def append(n: int = 3, **kwargs) -> list[TrailEntry]:
     with transaction.atomic():
-        return [trail.record(Action.AUTONOMY_CHANGED, actor=System("test"), data={"i": i}, **kwargs) for i in range(n)]
+        return [
+            trail.record(Action.AUTONOMY_CHANGED, actor=System("test"), data={"i": i}, **kwargs)
+            for i in range(n)
+        ]
 
 
 def run_sql(sql: str, params=()) -> None:
@@ -24,7 +27,9 @@ def test_record_chains_each_entry_to_the_previous_one_and_moves_the_head():
     first, second, third = append(3)
 
     assert (first.seq, second.seq, third.seq) == (1, 2, 3)
-    assert first.prev_hash == GENESIS_HASH and second.prev_hash == first.hash and third.prev_hash == second.hash
+    assert (
+        first.prev_hash == GENESIS_HASH and second.prev_hash == first.hash and third.prev_hash == second.hash
+    )
     stored = TrailEntry.objects.get(seq=2)
     assert entry_hash(stored) == stored.hash == second.hash
     head = TrailHead.objects.get(pk=1)
@@ -57,13 +62,16 @@ def test_the_database_rejects_truncate_by_the_application_role():
     append(2)
     # The test connection is a superuser (allowed to TRUNCATE so that Django's flush works);
     # an ordinary role that owns no trigger-bypass is refused.
-    with pytest.raises(DatabaseError, match="append-only: TRUNCATE"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending FK checks from the inserts above
-            cursor.execute("CREATE ROLE trail_test_app NOLOGIN")
-            cursor.execute("GRANT ALL ON review_trailentry TO trail_test_app")
-            cursor.execute("SET LOCAL ROLE trail_test_app")
-            cursor.execute("TRUNCATE review_trailentry")
+    with (
+        pytest.raises(DatabaseError, match="append-only: TRUNCATE"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending FK checks from the inserts above
+        cursor.execute("CREATE ROLE trail_test_app NOLOGIN")
+        cursor.execute("GRANT ALL ON review_trailentry TO trail_test_app")
+        cursor.execute("SET LOCAL ROLE trail_test_app")
+        cursor.execute("TRUNCATE review_trailentry")
 
     assert TrailEntry.objects.count() == 2
 

@@ -69,7 +69,11 @@ def test_an_entry_altered_behind_the_trigger_is_named():
     result = verify_trail(chunk_size=2)
 
     assert not result.ok
-    assert (result.finding.kind, result.finding.seq, result.finding.entry_id) == (Problem.ALTERED, 3, entries[2].pk)
+    assert (result.finding.kind, result.finding.seq, result.finding.entry_id) == (
+        Problem.ALTERED,
+        3,
+        entries[2].pk,
+    )
     assert result.entries_checked == 2
 
 

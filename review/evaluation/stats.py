@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from statistics import NormalDist
 
 Z95 = NormalDist().inv_cdf(0.975)
@@ -182,7 +182,7 @@ class Simulation:
     current_threshold: float | None = None
     runs: int = 0
     labelled: int = 0
-    extra: dict = field(default_factory=dict)
+    seconds_per_item: float | None = None
 
     def row(self, threshold: float) -> ThresholdRow:
         return next(row for row in self.rows if abs(row.threshold - threshold) < 1e-9)
@@ -261,6 +261,7 @@ def simulate_thresholds(
         current_threshold=current_threshold,
         runs=total_runs,
         labelled=labelled,
+        seconds_per_item=seconds_per_item,
     )
 
 

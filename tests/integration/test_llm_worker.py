@@ -41,14 +41,24 @@ def fake() -> Iterator[FakeOpenAI]:
 @pytest.fixture
 def worker_prices(monkeypatch) -> None:
     """The worker is a subprocess: it reads its price table from the environment."""
-    monkeypatch.setenv("LLM_PRICES_JSON", json.dumps({"fake-llm": {"input_per_1k": "0.001", "output_per_1k": "0.002"}}))
+    monkeypatch.setenv(
+        "LLM_PRICES_JSON", json.dumps({"fake-llm": {"input_per_1k": "0.001", "output_per_1k": "0.002"}})
+    )
 
 
 def test_worker_runs_llm_agent_and_routes_failures_to_review(invoices, fake, worker_prices, celery_worker):
     version = services.create_version(
-        process=invoices, provider="openai", model="fake-llm", instructions="Extract the invoice fields.",
-        settings={"endpoints": [{"base_url": fake.base_url}], "timeout_s": 2, "max_retries": 1,
-                  "backoff_s": 0, "confidence": "logprobs"},
+        process=invoices,
+        provider="openai",
+        model="fake-llm",
+        instructions="Extract the invoice fields.",
+        settings={
+            "endpoints": [{"base_url": fake.base_url}],
+            "timeout_s": 2,
+            "max_retries": 1,
+            "backoff_s": 0,
+            "confidence": "logprobs",
+        },
         actor=None,
     )
     services.activate_version(version=version)
@@ -60,8 +70,11 @@ def test_worker_runs_llm_agent_and_routes_failures_to_review(invoices, fake, wor
     good = receive_text(invoices, CLEAN_INVOICE, name="good.txt").document
     broken = receive_text(invoices, CLEAN_INVOICE + "\nOUTAGE\n", name="broken.txt").document
     settled = (Document.State.AUTO_ACCEPTED, Document.State.IN_REVIEW)
-    wait_for(lambda: Document.objects.filter(pk__in=[good.pk, broken.pk], state__in=settled).count() == 2,
-             timeout=60, what="both documents to be triaged by the worker")
+    wait_for(
+        lambda: Document.objects.filter(pk__in=[good.pk, broken.pk], state__in=settled).count() == 2,
+        timeout=60,
+        what="both documents to be triaged by the worker",
+    )
 
     good.refresh_from_db()
     run = AgentRun.objects.get(document=good)

@@ -6,11 +6,11 @@ import re
 
 from .document import Document
 from .evidence import Evidence, Finding
-from .normalise import parse_amounts, parse_dates
+from .normalise import parse_amounts, parse_dates, squash
 
 LEGAL_SUFFIX = re.compile(
     r"\b(SDN\.?\s?BHD|SDN|BHD|S/B|BERHAD|ENTERPRISE|ENTERPRISES|TRADING|PLT|LTD|LIMITED|LLC|INC|CORP|"
-    r"CORPORATION|CO\.(?!\s?(NO|REG))|COMPANY(?!\s?(NO|REG))|GMBH|AG|B\.V\.?|N\.V\.|SARL|SAS|PLC|PTE|PTY|S\.?A\.|S\.?L\.)(?![\w])"
+    r"CORPORATION|LLP|KG(?=\s*$)|CO\.(?!\s?(NO|REG))|COMPANY(?!\s?(NO|REG))|GMBH|AG|B\.V\.?|N\.V\.|SARL|SAS|PLC|PTE|PTY|S\.?A\.|S\.?L\.)(?![\w])"
 )
 BUSINESS_WORD = re.compile(
     r"\b(RESTORAN|RESTAURANT|CAFE|KOPITIAM|BAKER(Y|IES)|STATIONERY|HARDWARE|MART|MARKET|SHOP|STORE|"
@@ -35,7 +35,8 @@ POSTCODE = re.compile(r"(?<![\d-])\d{5}(?![\d-])")
 OTHER_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b|\bSINGAPORE \d{6}\b")
 # The town line that ends an address: "LEEDS LS1 5DL", "DENVER, CO 80202", "10115 BERLIN".
 TOWN_LINE = re.compile(
-    r"[A-Z][A-Z .'-]{2,},? (?:[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}|[A-Z]{2} \d{5}(?:-\d{4})?)|\d{4,6} [A-Z][A-Z .'-]{2,}"
+    r"[A-Z][A-Z .'-]{2,},? (?:[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}|[A-Z]{2} \d{5}(?:-\d{4})?)|"
+    r"\d{4,6} [A-Z][A-Z .'-]{2,}"
 )
 BOILERPLATE = re.compile(
     r"TAX INVOICE|INVOICE|RECEIPT|\bBILL\b|WELCOME|\bCOPY\b|\bTEL\b|TEL\s?:|PHONE|\bFAX|\bH/?P\b|GST|"
@@ -61,6 +62,8 @@ VENDOR_WEIGHTS = {
     "margin": 0.35,  # per point over the next best line (capped)
     "short": -1.0,  # under five letters
     "rival_legal_name": -0.8,  # another line nearby also carries a legal suffix
+    "letter_spaced": -0.6,  # put together from a stylised, letter-spaced logo
+    "logo_lookalikes": -1.2,  # ... in which digits were read as letters ("5 1 N A R")
 }
 ADDRESS_WEIGHTS = {
     "bias": -1.8,
@@ -157,11 +160,48 @@ def _looks_like_address(text: str) -> bool:
     return bool(ADDRESS_WORD.search(upper) or (POSTCODE.search(upper) and PLACE_WORD.search(upper)))
 
 
+LOGO_DECORATION = re.compile(r"^[^\w(]+|[^\w).]+$")
+LETTER_SPACED_WORD = re.compile(r"(?:\w ){1,}\w")
+
+
+def unspaced_logo(raw: str) -> tuple[str, bool] | None:
+    """A stylised, letter-spaced name as OCR reads it ("~~ S U N R 1 S E   M A R T ~~") put back
+    together ("SUNRISE MART"), with whether digits had to be read as the letters they resemble."""
+    words = []
+    for block in re.split(r"\s{2,}", raw.strip()):  # the logo's words, up to whatever follows it
+        word = LOGO_DECORATION.sub("", block)
+        if not LETTER_SPACED_WORD.fullmatch(word):
+            if word:
+                break
+            continue
+        words.append(word.replace(" ", ""))
+    if not words:
+        return None
+    if max(len(w) for w in words) < 3:
+        return None
+    fixed = [w.translate(LOGO_LOOKALIKES) if sum(ch.isalpha() for ch in w) >= 2 else w for w in words]
+    return " ".join(fixed), fixed != words
+
+
+LOGO_LOOKALIKES = str.maketrans("0158", "OISB")
+# A word of letters with one digit that looks like a letter in it: "TW1N", "0CEAN", "MIN1".
+LOOKALIKE_IN_WORD = re.compile(r"(?=[A-Z]*[0158][A-Z]*$)(?=(?:[0158]*[A-Z]){3})[A-Z0158]{4,}")
+
+
 def _head(doc: Document) -> list[tuple[int, str]]:
     """The letterhead lines (for layout documents, each cell is a line of its own)."""
     head: list[tuple[int, str]] = []
     for i in doc.nonempty[: HEAD_LINES * 2]:
-        parts = [c.text for c in doc.cells(i)] if doc.is_layout else [doc.lines[i]]
+        logo = unspaced_logo(doc.raw_lines[i])
+        if logo:
+            parts = [logo[0]]
+        elif doc.is_layout:  # a logo may share its row with a title: test each wide-gapped block
+            parts = []
+            for block in re.split(r"\s{5,}", doc.raw_lines[i].strip()):
+                block_logo = unspaced_logo(block)
+                parts += [block_logo[0]] if block_logo else [squash(c) for c in re.split(r"\s{3,}", block)]
+        else:
+            parts = [doc.lines[i]]
         if doc.is_layout:  # "Amazon Web Services Invoice" titles an invoice with its issuer
             parts = [re.sub(r"(?<=\w{4})\s+INVOICE$", "", p, flags=re.I) for p in parts]
         head.extend((i, p) for p in parts)
@@ -213,6 +253,14 @@ def extract_vendor(doc: Document) -> tuple[Finding, int | None]:
         evidence.add("first_line")
     if sum(ch.isalpha() for ch in name) < 5:
         evidence.add("short")
+    if any(LOOKALIKE_IN_WORD.fullmatch(w) for w in upper.split()):
+        evidence.add("logo_lookalikes")  # "TW1N", "MIN1": OCR read a letter as a digit
+    blocks = re.split(r"\s{5,}", doc.raw_lines[line_index].strip())
+    logo = next(filter(None, map(unspaced_logo, blocks)), None)
+    if logo:
+        evidence.add("letter_spaced")
+        if logo[1]:
+            evidence.add("logo_lookalikes")
     runner_up = scored[1][0] if len(scored) > 1 else 0.0
     evidence.add("margin", max(0.0, min(4.0, best_score - runner_up)))
     rivals = [

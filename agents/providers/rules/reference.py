@@ -23,7 +23,9 @@ NOISY_LABEL = re.compile(
 DIGIT_LOOKALIKE = re.compile(r"(?<=\d)[OIlSB](?=[\dOIlSB/.\-]|$)|(?<=\d[/.\-])[OIlSB](?=\d)")
 # A short letter segment with a digit that looks like a letter in it ("N0-87218", "5I-1234", "1NV-2024"):
 # either a real code or a misread one, and nothing tells which.
-MIXED_SEGMENT = re.compile(r"(?:^|[/.\-])(?=[A-Z0158]{2,4}(?:[/.\-]|$))(?=[A-Z]*[0158])(?=[0158]*[A-Z])[A-Z0158]+", re.I)
+MIXED_SEGMENT = re.compile(
+    r"(?:^|[/.\-])(?=[A-Z0158]{2,4}(?:[/.\-]|$))(?=[A-Z]*[0158])(?=[0158]*[A-Z])[A-Z0158]+", re.I
+)
 LOOKALIKE_DIGITS = str.maketrans("OIlSB", "01158")
 LETTER_LOOKALIKES = str.maketrans("0158", "OISB")
 VALUE = re.compile(r"^[A-Z0-9][\w/.\-]*\d[\w/.\-]*$|^[A-Z0-9]*\d[\w/.\-]*$", re.I)
@@ -58,7 +60,7 @@ def _candidates(doc: Document) -> list[tuple[str, str]]:
                 continue
             else:
                 rest = (m.group("rest") or m.group("rest2") or m.group("rest3") or "").strip()
-                has_word = bool(re.search(r"NUMBER|NUMMER|NUM|NO\b|NR|N°|Nº|#|NUMÉRO|NUMMER", cell.text, re.I))
+                has_word = bool(re.search(r"NUMBER|NUMMER|NUM|NO\b|NR|N°|Nº|#|NUMÉRO", cell.text, re.I))
                 kind = "explicit_label" if has_word or m.group("rest2") else "title_label"
             options = [(rest.split()[0], kind)] if rest else []
             if not rest and k + 1 < len(cells):
@@ -100,14 +102,16 @@ def extract_invoice_number(doc: Document) -> Finding:
     return Finding(value, evidence)
 
 
+def _letters_back(m: re.Match[str]) -> str:
+    segment = m.group()
+    return segment.translate(LETTER_LOOKALIKES) if sum(c.isalpha() for c in segment) >= 2 else segment
+
+
 def _repair_lookalikes(value: str) -> str:
     """Read letters that stand among digits as the digits they resemble: "2O23/2118" -> "2023/2118"."""
     # "1NV-2O23": a segment that is mostly letters takes its look-alike digits back as letters; with
     # one letter ("5I-1234") which character is the misread one is anyone's guess.
-    value = MIXED_SEGMENT.sub(
-        lambda m: m.group().translate(LETTER_LOOKALIKES) if sum(ch.isalpha() for ch in m.group()) >= 2 else m.group(),
-        value,
-    )
+    value = MIXED_SEGMENT.sub(_letters_back, value)
     if MIXED_SEGMENT.search(value):
         return value
     for _ in range(len(value)):  # "95OO1": each repaired letter lets the next one be read
