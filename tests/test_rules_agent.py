@@ -310,3 +310,18 @@ def test_a_letter_spaced_logo_is_read_as_a_name_but_doubted_when_repaired():
     result = RulesProvider().run(extraction_spec("vendor"), text)
     assert result.fields["vendor"].value == "SUNRISE PHARMACY"
     assert result.fields["vendor"].confidence < 0.85
+
+
+def test_classification_is_unsure_when_merchant_and_purchase_disagree():
+    from agents.providers.base import AgentSpec, FieldSpec
+    from agents.providers.rules import RulesProvider
+
+    spec = AgentSpec(
+        "expense-classification", "rules", "", "",
+        (FieldSpec("category", "choice", choices=("meals", "fuel", "lodging", "other")),),
+        {"ruleset": "classification"},
+    )
+    clear = RulesProvider().run(spec, "Merchant: Golden Spoon Restaurant\nItems: chicken rice, lunch set\n")
+    mixed = RulesProvider().run(spec, "Merchant: Shell Petrol Station\nItems: team dinner, chicken rice\n")
+    assert clear.fields["category"].value == "meals"
+    assert mixed.fields["category"].confidence < 0.8 <= clear.fields["category"].confidence

@@ -118,7 +118,7 @@ def threshold_simulation(
     process: Process, *, days: int = DEFAULT_DAYS, now: datetime | None = None, limit: int = EXAMPLE_LIMIT,
     min_effective_n: float = stats.MIN_EFFECTIVE_N,
 ) -> stats.Simulation:
-    """The threshold simulator for a process over the last `days` (five aggregate queries)."""
+    """The threshold simulator for a process over the last `days` (four aggregate queries)."""
     until = now or timezone.now()
     since = until - timedelta(days=days)
     bins, total = run_bins(process, since=since, until=until)

@@ -13,6 +13,7 @@ KEYWORDS: dict[str, tuple[tuple[str, float], ...]] = {
     "meals": (
         (r"RESTORAN|RESTAURANT|CAFE|CAFÉ|COFFEE|KOPITIAM|BISTRO|DINER|EATERY|CANTEEN|FOOD ?COURT", 3),
         (r"BURGER|PIZZA|SUSHI|NASI|MEE|NOODLE|CHICKEN|RICE|TEH|KOPI|LATTE|CAPPUCCINO|MEAL|LUNCH|DINNER", 1),
+        (r"SANDWICH|\bTEA\b|SALAD|SOUP|JUICE|DESSERT|SNACK", 1),
         (r"BREAKFAST|TABLE ?NO|PAX|DINE ?IN|TAKE ?AWAY|SERVICE CHARGE|WAITER|BAR\b|GRILL|BAKER(Y|IES)", 1.5),
         (r"MCDONALD|KFC|STARBUCKS|SUBWAY|DOMINO|TEALIVE|OLDTOWN|MARRYBROWN|TEXAS CHICKEN", 3),
     ),
@@ -22,7 +23,7 @@ KEYWORDS: dict[str, tuple[tuple[str, float], ...]] = {
     ),
     "lodging": (
         (r"HOTEL|MOTEL|\bINN\b|RESORT|HOSTEL|LODGE|AIRBNB|BOOKING\.COM|GUEST ?HOUSE|HOMESTAY|SUITES", 3),
-        (r"ROOM|NIGHTS?|CHECK[- ]?IN|CHECK[- ]?OUT|ACCOMMODATION|TOURISM TAX|FOLIO", 1.5),
+        (r"ROOM|NIGHTS?|CHECK[- ]?IN|CHECK[- ]?OUT|ACCOMMODATION|TOURISM TAX|CITY TAX|FOLIO", 1.5),
     ),
     "fuel": (
         (r"PETRONAS|PETRON|SHELL|CALTEX|\bBHP\b|ESSO|CHEVRON|EXXON|\bBP\b|FUEL|PETROL|GASOLINE", 3),
@@ -36,7 +37,8 @@ KEYWORDS: dict[str, tuple[tuple[str, float], ...]] = {
     "software": (
         (r"SOFTWARE|SUBSCRIPTION|LICEN[CS]E|SAAS|CLOUD|HOSTING|DOMAIN|WEB SERVICES|\bAWS\b|AZURE|GITHUB", 3),
         (r"MICROSOFT|ADOBE|GOOGLE WORKSPACE|DROPBOX|SLACK|ZOOM|ATLASSIAN|OPENAI|EXCHANGE|SERVER|API", 1.5),
-        (r"MONTHLY PLAN|ANNUAL PLAN|USAGE|COMPUTE|STORAGE|BANDWIDTH|DATA TRANSFER|SEAT", 1),
+        (r"MONTHLY PLAN|ANNUAL PLAN|PRO PLAN|PLAN UPGRADE|USAGE|COMPUTE|STORAGE|BANDWIDTH", 1),
+        (r"DATA TRANSFER|SEAT", 1),
     ),
     "utilities": (
         (r"ELECTRICITY|TENAGA|\bTNB\b|WATER BILL|SYABAS|INDAH WATER|UTILITY|UTILITIES|\bGAS\b BILL", 3),
@@ -58,6 +60,10 @@ WEIGHTS = {
     "margin": 0.9,  # per point of score over the runner-up (capped)
     "evidence": 0.5,  # per log-point of total score for the winner
     "letterhead_hit": 0.8,  # the merchant's own name says it
+    # Another category has evidence too (a hotel bill for a sandwich, a fuel station selling dinner):
+    # the line is genuinely ambiguous, so a person should look, whatever the winner's score.
+    "competing_category": -1.6,
+    "competing_share": -2.0,  # times runner-up score / winner score
 }
 
 
@@ -93,4 +99,7 @@ def classify(text: str, choices: tuple[str, ...]) -> Finding:
     evidence.add("evidence", math.log1p(best_score))
     if best in in_head:
         evidence.add("letterhead_hit")
+    if runner_up:
+        evidence.add("competing_category")
+        evidence.add("competing_share", runner_up / best_score)
     return Finding(best, evidence)
