@@ -34,8 +34,10 @@ _counter = itertools.count(1)
 
 @pytest.fixture
 def media(settings, tmp_path):
-    """Stored files go to a temporary folder, never to the project's media/."""
+    """Stored files go to a temporary folder, never to the project's media/; persona passwords
+    are hashed with a fast hasher (the default takes a good part of a second per user)."""
     settings.MEDIA_ROOT = tmp_path
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return tmp_path
 
 

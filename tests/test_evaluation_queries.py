@@ -35,8 +35,14 @@ def seed_examples(process, reviewer, rows, *, runs_only=()):
     total = len(rows) + len(runs_only)
     docs = Document.objects.bulk_create(
         Document(
-            process=process, source="demo", original_name=f"d{i}.txt", content_type="text/plain",
-            size=1, file="x", checksum=f"{offset + i:064d}", state=Document.State.ACCEPTED,
+            process=process,
+            source="demo",
+            original_name=f"d{i}.txt",
+            content_type="text/plain",
+            size=1,
+            file="x",
+            checksum=f"{offset + i:064d}",
+            state=Document.State.ACCEPTED,
         )
         for i in range(total)
     )
@@ -44,29 +50,42 @@ def seed_examples(process, reviewer, rows, *, runs_only=()):
     reasons = [r[2] for r in rows] + [""] * len(runs_only)
     runs = AgentRun.objects.bulk_create(
         AgentRun(
-            document=doc, overall_confidence=c, route_reason=reason,
+            document=doc,
+            overall_confidence=c,
+            route_reason=reason,
             outcome=AgentRun.Outcome.REVIEW if reason else AgentRun.Outcome.AUTO_ACCEPTED,
             validation_errors={"date": ["not a date"]} if reason == Reason.VALIDATION_FAILED else {},
         )
         for doc, c, reason in zip(docs, confidences, reasons, strict=True)
     )
     tasks = ReviewTask.objects.bulk_create(
-        ReviewTask(document=docs[i], queue=queue, agent_run=runs[i], reason=row[2], state="decided", due_at=now)
+        ReviewTask(
+            document=docs[i], queue=queue, agent_run=runs[i], reason=row[2], state="decided", due_at=now
+        )
         for i, row in enumerate(rows)
     )
     decisions = Decision.objects.bulk_create(
         Decision(
-            task=task, document=task.document, reviewer=reviewer, action="approve",
-            seconds_spent=30 + i % 13, claimed_at=now,
+            task=task,
+            document=task.document,
+            reviewer=reviewer,
+            action="approve",
+            seconds_spent=30 + i % 13,
+            claimed_at=now,
         )
         for i, task in enumerate(tasks)
     )
     LabelledExample.objects.bulk_create(
         LabelledExample(
-            process=process, document=decision.document, decision=decision, agent_run=runs[i],
-            outcome=row[3], overall_confidence=row[0],
+            process=process,
+            document=decision.document,
+            decision=decision,
+            agent_run=runs[i],
+            outcome=row[3],
+            overall_confidence=row[0],
             all_correct=row[1] if row[3] in ("approved", "corrected") else None,
-            route_reason=row[2], audit_sample_rate=AUDIT_RATE if row[2] == Reason.AUDIT_SAMPLE else None,
+            route_reason=row[2],
+            audit_sample_rate=AUDIT_RATE if row[2] == Reason.AUDIT_SAMPLE else None,
         )
         for i, (decision, row) in enumerate(zip(decisions, rows, strict=True))
     )
@@ -128,22 +147,30 @@ def test_simulator_records_come_weighted_from_sql(routed_invoices):
     assert fetched == pytest.approx(expected)
 
 
-def test_threshold_simulation_from_the_database_matches_the_pure_one(routed_invoices, django_assert_num_queries):
+def test_threshold_simulation_from_the_database_matches_the_pure_one(
+    routed_invoices, django_assert_num_queries
+):
     process, records, runs, candidates = routed_invoices
     with django_assert_num_queries(4):
         result = queries.threshold_simulation(process, days=28)
     assert result.runs == len(runs)
     # Validation failures never auto-accept: they count as runs, not as candidates.
     expected = stats.simulate_thresholds(
-        label_bins=stats.bin_records(records), run_bins=stats.count_bins(candidates),
-        total_runs=len(runs), days=28, audit_sample_rate=AUDIT_RATE, target_accuracy=0.95,
+        label_bins=stats.bin_records(records),
+        run_bins=stats.count_bins(candidates),
+        total_runs=len(runs),
+        days=28,
+        audit_sample_rate=AUDIT_RATE,
+        target_accuracy=0.95,
     )
     for row in result.rows:
         other = expected.row(row.threshold)
         assert row.error.value == pytest.approx(other.error.value)
         assert row.error.upper == pytest.approx(other.error.upper)
         assert row.automation_rate == pytest.approx(other.automation_rate)
-        assert row.review_hours_per_day == pytest.approx(row.review_items_per_day * result.seconds_per_item / 3600)
+        assert row.review_hours_per_day == pytest.approx(
+            row.review_items_per_day * result.seconds_per_item / 3600
+        )
     assert result.recommended == expected.recommended
     assert result.current_threshold == THRESHOLD
 
@@ -167,7 +194,9 @@ def test_too_little_data_in_the_database_recommends_nothing(invoices, reviewer):
     assert "Too little data" in result.message
 
 
-def test_drift_check_reads_only_the_latest_window_of_audit_samples(invoices, reviewer, django_assert_num_queries):
+def test_drift_check_reads_only_the_latest_window_of_audit_samples(
+    invoices, reviewer, django_assert_num_queries
+):
     invoices.target_accuracy = Decimal("0.950")
     invoices.save()
     good = [(0.97, True, Reason.AUDIT_SAMPLE, "approved")] * 200

@@ -49,7 +49,11 @@ def percent_bin(field: str, bins: int = 100):
 
 
 def labelled_window(
-    process: Process, *, since: datetime | None = None, limit: int = EXAMPLE_LIMIT, agent_version_id: int | None = None
+    process: Process,
+    *,
+    since: datetime | None = None,
+    limit: int = EXAMPLE_LIMIT,
+    agent_version_id: int | None = None,
 ) -> QuerySet[LabelledExample]:
     """The process's latest `limit` eligible labelled examples (optionally since a time, of a version)."""
     latest = LabelledExample.objects.filter(ELIGIBLE, process=process)
@@ -87,7 +91,8 @@ def simulator_bins(process: Process, **window) -> dict[int, stats.WeightedSums]:
         .order_by()
     )
     return {
-        max(0, int(r["bin"])): stats.WeightedSums(r["n"], r["w"], r["w_err"], r["w2"], r["w2_err"]) for r in rows
+        max(0, int(r["bin"])): stats.WeightedSums(r["n"], r["w"], r["w_err"], r["w2"], r["w2_err"])
+        for r in rows
     }
 
 
@@ -115,7 +120,11 @@ def seconds_per_item(process: Process, *, since: datetime) -> float | None:
 
 
 def threshold_simulation(
-    process: Process, *, days: int = DEFAULT_DAYS, now: datetime | None = None, limit: int = EXAMPLE_LIMIT,
+    process: Process,
+    *,
+    days: int = DEFAULT_DAYS,
+    now: datetime | None = None,
+    limit: int = EXAMPLE_LIMIT,
     min_effective_n: float = stats.MIN_EFFECTIVE_N,
 ) -> stats.Simulation:
     """The threshold simulator for a process over the last `days` (four aggregate queries)."""
@@ -151,8 +160,12 @@ def reliability_bins(process: Process, *, bins: int = 10, **window) -> list[stat
     )
     return [
         stats.ReliabilityBin(
-            lower=r["bin"] / bins, upper=(r["bin"] + 1) / bins, n=r["n"], weight=r["w"],
-            mean_confidence=r["wc"] / r["w"], accuracy=r["wa"] / r["w"],
+            lower=r["bin"] / bins,
+            upper=(r["bin"] + 1) / bins,
+            n=r["n"],
+            weight=r["w"],
+            mean_confidence=r["wc"] / r["w"],
+            accuracy=r["wa"] / r["w"],
         )
         for r in rows
         if r["w"]

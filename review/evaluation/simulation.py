@@ -26,7 +26,9 @@ def error_at(c: float) -> float:
     return 0.6 * (1 - c) ** 1.2
 
 
-def true_error_rate(threshold: float, error: Callable[[float], float] = error_at, steps: int = 20_000) -> float:
+def true_error_rate(
+    threshold: float, error: Callable[[float], float] = error_at, steps: int = 20_000
+) -> float:
     """The expected error rate among items with confidence >= threshold (midpoint rule over u)."""
     total = count = 0.0
     for i in range(steps):
@@ -44,7 +46,11 @@ class RoutedSample:
 
 
 def routed_sample(
-    rng: random.Random, n: int, *, threshold: float, audit_rate: float,
+    rng: random.Random,
+    n: int,
+    *,
+    threshold: float,
+    audit_rate: float,
     error: Callable[[float], float] = error_at,
 ) -> RoutedSample:
     """n runs of the synthetic agent routed in autonomous mode; the labels people would produce."""
@@ -64,8 +70,14 @@ def routed_sample(
 
 
 def first_trigger(
-    rng: random.Random, *, accuracy_before: float, accuracy_after: float, change_at: int,
-    length: int, window: int, table: list[int],
+    rng: random.Random,
+    *,
+    accuracy_before: float,
+    accuracy_after: float,
+    change_at: int,
+    length: int,
+    window: int,
+    table: list[int],
 ) -> int | None:
     """Audited items seen when the guard first fires (None: never within `length`).
 

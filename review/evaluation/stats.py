@@ -146,7 +146,9 @@ def bin_records(records: Iterable[Record], bins: int = 100) -> dict[int, Weighte
     """Weighted sums per confidence bin (what queries.simulator_bins computes in the database)."""
     out: dict[int, WeightedSums] = {}
     for record in records:
-        out.setdefault(confidence_bin(record.confidence, bins), WeightedSums()).add(record.weight, record.correct)
+        out.setdefault(confidence_bin(record.confidence, bins), WeightedSums()).add(
+            record.weight, record.correct
+        )
     return out
 
 
@@ -332,17 +334,32 @@ class DriftCheck:
 
 
 def drift_verdict(
-    n: int, correct: int, *, target: float, window: int = DRIFT_WINDOW,
-    z: float = DRIFT_Z, min_items: int = DRIFT_MIN_ITEMS,
+    n: int,
+    correct: int,
+    *,
+    target: float,
+    window: int = DRIFT_WINDOW,
+    z: float = DRIFT_Z,
+    min_items: int = DRIFT_MIN_ITEMS,
 ) -> DriftCheck:
     """Trigger when the upper end of the accuracy interval over the window is below the target."""
     if n < min_items:
-        return DriftCheck(False, n, correct, correct / n if n else None, 0.0, 1.0, target, window,
-                          f"too few audited items ({n} < {min_items})")
+        return DriftCheck(
+            False,
+            n,
+            correct,
+            correct / n if n else None,
+            0.0,
+            1.0,
+            target,
+            window,
+            f"too few audited items ({n} < {min_items})",
+        )
     lower, upper = wilson_interval(correct, n, z)
     triggered = upper < target
     reason = (
-        f"audited accuracy {correct}/{n} = {correct / n:.1%}, interval up to {upper:.1%} < target {target:.1%}"
+        f"audited accuracy {correct}/{n} = {correct / n:.1%}, "
+        f"interval up to {upper:.1%} < target {target:.1%}"
         if triggered
         else f"audited accuracy {correct}/{n} = {correct / n:.1%} is consistent with target {target:.1%}"
     )
@@ -350,13 +367,18 @@ def drift_verdict(
 
 
 def evaluate_drift(
-    records: Sequence[bool], target: float, window: int = DRIFT_WINDOW, *,
-    z: float = DRIFT_Z, min_items: int = DRIFT_MIN_ITEMS,
+    records: Sequence[bool],
+    target: float,
+    window: int = DRIFT_WINDOW,
+    *,
+    z: float = DRIFT_Z,
+    min_items: int = DRIFT_MIN_ITEMS,
 ) -> DriftCheck:
     """The drift verdict over the most recent `window` audited items (records oldest first)."""
     recent = records[-window:] if window else records
-    return drift_verdict(len(recent), sum(1 for r in recent if r), target=target, window=window,
-                         z=z, min_items=min_items)
+    return drift_verdict(
+        len(recent), sum(1 for r in recent if r), target=target, window=window, z=z, min_items=min_items
+    )
 
 
 def drift_trigger_table(

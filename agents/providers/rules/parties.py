@@ -73,6 +73,11 @@ ADDRESS_WEIGHTS = {
     "lines_2_to_4": 0.6,
     "one_line": -0.5,
     "stopped_cleanly": 0.5,  # ended at a telephone / registration / title line
+    "skipped_line_before": 0.0,
+    "text_line_after": 0.0,
+    "starts_at_town": 0.0,
+    "open_end": 0.0,
+    "foreign_text": 0.0,
 }
 
 HEAD_LINES = 10  # the letterhead is within the first few non-empty lines
@@ -330,6 +335,7 @@ def extract_address(doc: Document, vendor_last_line: int | None) -> Finding:
     parts: list[str] = []
     stopped_cleanly = False
     ended = False  # the postcode-and-town line has been read: only a bracketed branch name may follow
+    first_at = last_at = None  # the lines the address was read from
     for i in range(vendor_last_line + 1, min(len(doc.lines), vendor_last_line + 12)):
         line, upper = doc.lines[i], doc.upper[i]
         if not line:
@@ -343,6 +349,7 @@ def extract_address(doc: Document, vendor_last_line: int | None) -> Finding:
             starts = ADDRESS_WORD.search(upper) or STREET_NUMBER.match(upper) or POSTCODE.search(upper)
             if not stop and starts and not upper.startswith("(") and sum(ch.isalpha() for ch in upper) >= 3:
                 parts.append(GLUED_NUMBER.sub(r"\1 \2", line.strip(" ,")))
+                first_at = last_at = i
                 ended = bool(POSTCODE.search(upper) and (PLACE_WORD.search(upper) or upper.endswith(".")))
             continue  # branch names, registration numbers and dates between the name and the street
         if stop:
@@ -355,6 +362,7 @@ def extract_address(doc: Document, vendor_last_line: int | None) -> Finding:
             stopped_cleanly = ended
             break
         parts.append(line.strip(" ,"))
+        last_at = i
         ended = bool(POSTCODE.search(upper) and PLACE_WORD.search(upper)) or "MALAYSIA" in upper
         if len(parts) >= 6:
             break
@@ -374,4 +382,35 @@ def extract_address(doc: Document, vendor_last_line: int | None) -> Finding:
         evidence.add("lines_2_to_4")
     if stopped_cleanly:
         evidence.add("stopped_cleanly")
+    _address_doubts(doc, evidence, parts, vendor_last_line, first_at, last_at)
     return Finding(address, evidence)
+
+
+def _address_doubts(
+    doc: Document, evidence: Evidence, parts: list[str], vendor_last_line: int, first_at: int, last_at: int
+) -> None:
+    """Signs that the address may have been cut short, started late or run on into other lines."""
+    before = [i for i in doc.nonempty if vendor_last_line < i < first_at]
+    if before and _may_be_address_part(doc.upper[before[-1]]):
+        evidence.add("skipped_line_before")
+    after = next((i for i in doc.nonempty if i > last_at), None)
+    if after is not None and _may_be_address_part(doc.upper[after]):
+        evidence.add("text_line_after")
+    first, last = parts[0].upper(), parts[-1].upper()
+    if re.match(r"\d{5}\b", first):
+        evidence.add("starts_at_town")
+    if not (POSTCODE.search(last) or PLACE_WORD.search(last) or OTHER_POSTCODE.search(last)
+            or TOWN_LINE.fullmatch(last.rstrip(" .,"))):  # fmt: skip
+        evidence.add("open_end")
+    upper = " ".join(parts).upper()
+    if LEGAL_SUFFIX.search(upper) or upper.count("(") != upper.count(")"):
+        evidence.add("foreign_text")
+
+
+def _may_be_address_part(upper: str) -> bool:
+    """A line that is not clearly something else (a phone, registration, title, date or amount line)."""
+    if _is_registration(upper) or parse_amounts(upper) or parse_dates(upper) or BOILERPLATE.search(upper):
+        return False
+    if re.search(r"\bTEL|PHONE|\bFAX|EMAIL|WWW|HTTP|\d{2,3}[- ]?\d{3,4}[- ]\d{4}", upper):
+        return False
+    return sum(ch.isalpha() for ch in upper) >= 3

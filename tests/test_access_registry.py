@@ -1,0 +1,139 @@
+"""Every URL that names a queue, task or document, checked for every persona.
+
+A user who may not see the object gets 404 (never 403, never the data) and changes nothing; a
+user who may see it does not get 404. A new URL naming an object must be added to REGISTRY: the
+completeness test fails until it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.urls import URLPattern, get_resolver, reverse
+
+from review.models import Decision, Queue, ReviewTask, TrailEntry
+from tests.reviewing import make_task, media  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("media")
+
+PERSONAS = ("alice", "bob", "sam", "paula", "audrey", "charlie")
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    method: str
+    names: str  # "queue" | "task" | "document"
+    # Who may reach it, per target: "reviewers" = holders of the target's queue,
+    # "process" = anyone working on the target's process, "auditors" = its auditors.
+    scope: str
+
+
+REGISTRY = (
+    Entry("review:queue-next", "post", "queue", "reviewers"),
+    Entry("review:queue-prefetch", "post", "queue", "reviewers"),
+    Entry("review:task", "get", "task", "reviewers"),
+    Entry("review:task-heartbeat", "post", "task", "reviewers"),
+    Entry("review:task-release", "post", "task", "reviewers"),
+    Entry("review:task-approve", "post", "task", "reviewers"),
+    Entry("review:task-correct", "post", "task", "reviewers"),
+    Entry("review:task-reject", "post", "task", "reviewers"),
+    Entry("review:task-escalate", "post", "task", "reviewers"),
+    Entry("review:document", "get", "document", "process"),
+    Entry("review:document-file", "get", "document", "process"),
+    Entry("review:timeline", "get", "document", "auditors"),
+)
+
+# Who may reach each target (see the persona fixtures in conftest.py).
+ALLOWED = {
+    ("invoice-review", "reviewers"): {"alice"},
+    ("invoice-escalation", "reviewers"): {"sam"},
+    ("receipt-review", "reviewers"): {"bob"},
+    ("invoice-review", "process"): {"alice", "sam", "paula", "audrey"},
+    ("invoice-escalation", "process"): {"alice", "sam", "paula", "audrey"},
+    ("receipt-review", "process"): {"bob", "audrey"},
+    ("invoice-review", "auditors"): {"audrey"},
+    ("invoice-escalation", "auditors"): {"audrey"},
+    ("receipt-review", "auditors"): {"audrey"},
+}
+
+
+@pytest.fixture
+def people(alice, bob, sam, paula, audrey, charlie):
+    return {"alice": alice, "bob": bob, "sam": sam, "paula": paula, "audrey": audrey, "charlie": charlie}
+
+
+@pytest.fixture
+def targets(invoices, receipts) -> dict[str, ReviewTask]:
+    return {
+        "invoice-review": make_task(invoices),
+        "invoice-escalation": make_task(invoices, kind=Queue.Kind.ESCALATION),
+        "receipt-review": make_task(receipts),
+    }
+
+
+def url_for(entry: Entry, task: ReviewTask) -> str:
+    if entry.names == "queue":
+        return reverse(entry.name, kwargs={"slug": task.queue.slug})
+    if entry.names == "task":
+        return reverse(entry.name, kwargs={"pk": task.pk})
+    return reverse(entry.name, kwargs={"pk": task.document_id})
+
+
+def snapshot() -> tuple:
+    tasks = tuple(ReviewTask.objects.order_by("pk").values_list("pk", "state", "claimed_by_id", "lease_token"))
+    return tasks, Decision.objects.count(), TrailEntry.objects.count()
+
+
+def test_every_url_naming_an_object_is_in_the_registry():
+    named = set()
+
+    def walk(patterns, prefix=""):
+        for p in patterns:
+            if isinstance(p, URLPattern):
+                if p.pattern.converters and {"pk", "slug"} & set(p.pattern.converters):
+                    named.add(f"{prefix}{p.name}")
+            else:
+                walk(p.url_patterns, prefix + (f"{p.namespace}:" if p.namespace else ""))
+
+    walk(get_resolver().url_patterns)
+    registered = {entry.name for entry in REGISTRY}
+    assert named - {n for n in named if n.startswith("admin:")} <= registered, "add the new URL to REGISTRY"
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_objects_a_persona_may_not_see_answer_404_and_nothing_changes(client, people, targets, persona):
+    client.force_login(people[persona])
+    before = snapshot()
+    checked = 0
+    for entry in REGISTRY:
+        for target_name, task in targets.items():
+            if persona in ALLOWED[(target_name, entry.scope)]:
+                continue
+            url = url_for(entry, task)
+            response = getattr(client, entry.method)(url, {"lease": "00000000-0000-0000-0000-000000000000"})
+            assert response.status_code == 404, f"{persona} {entry.method.upper()} {url}"
+            checked += 1
+    assert snapshot() == before
+    assert checked > 0
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_objects_a_persona_may_see_do_not_answer_404(client, people, targets, persona):
+    client.force_login(people[persona])
+    for entry in REGISTRY:
+        for target_name, task in targets.items():
+            if persona not in ALLOWED[(target_name, entry.scope)]:
+                continue
+            url = url_for(entry, task)
+            response = getattr(client, entry.method)(url, {"lease": "00000000-0000-0000-0000-000000000000"})
+            assert response.status_code != 404, f"{persona} {entry.method.upper()} {url}"
+            assert response.status_code < 500
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(client, targets):
+    for entry in REGISTRY:
+        url = url_for(entry, targets["invoice-review"])
+        response = getattr(client, entry.method)(url)
+        assert response.status_code == 302 and response.url.startswith(reverse("login")), url
