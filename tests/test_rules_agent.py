@@ -325,3 +325,88 @@ def test_classification_is_unsure_when_merchant_and_purchase_disagree():
     mixed = RulesProvider().run(spec, "Merchant: Shell Petrol Station\nItems: team dinner, chicken rice\n")
     assert clear.fields["category"].value == "meals"
     assert mixed.fields["category"].confidence < 0.8 <= clear.fields["category"].confidence
+
+
+# --- confidence evidence: doubts about where the address and the vendor name start and end ----------
+
+from agents.providers.rules.extraction import extract  # noqa: E402
+
+
+def _reasons(text: str, field: str) -> set[str]:
+    return {name for name, _ in extract(text, ["vendor", "address"])[field].evidence.reasons}
+
+
+def test_address_branch_code_line_is_read_and_stays_confident():
+    text = (
+        "KEDAI MAJU S/B (123456-X)\nLOT 12, JALAN ANGSA,\nTAMAN MEGAH\n"
+        "41150 KLANG, SELANGOR\n1413-TAMAN MEGAH 2\nGST ID : 000123\n"
+    )
+    finding = extract(text, ["vendor", "address"])["address"]
+    assert finding.value == "LOT 12, JALAN ANGSA, TAMAN MEGAH, 41150 KLANG, SELANGOR, 1413-TAMAN MEGAH 2"
+    assert finding.confidence >= 0.85
+
+
+def test_address_followed_by_a_plain_text_line_is_doubted():
+    plain = "KEDAI MAJU SDN BHD\nNO 8, JALAN BESAR,\n56000 KUALA LUMPUR, MALAYSIA\nTEL : 03-1234 5678\n"
+    branch = plain.replace("MALAYSIA\n", "MALAYSIA\nMID VALLEY\n")
+    assert "text_line_after" not in _reasons(plain, "address")
+    assert "text_line_after" in _reasons(branch, "address")
+    conf = {t: extract(t, ["vendor", "address"])["address"].confidence for t in (plain, branch)}
+    assert conf[branch] < 0.85 <= conf[plain]
+
+
+def test_address_with_a_skipped_street_line_before_it_is_doubted():
+    text = (
+        "KEDAI MAJU SDN BHD\nA-G-06, DATARAN MEGAH,\n"
+        "JALAN SS6/5A, KELANA JAYA,\n47301 PETALING JAYA, SELANGOR\nTEL: 03-1234 5678\n"
+    )
+    finding = extract(text, ["vendor", "address"])["address"]
+    assert finding.value.startswith("JALAN SS6/5A")
+    assert "skipped_line_before" in _reasons(text, "address")
+    assert finding.confidence < 0.85
+
+
+def test_address_numbered_with_a_label_or_alone_on_its_line_is_read_whole():
+    labelled = "KEDAI MAJU SDN BHD\nNO: 28, JALAN ASTANA 1C,\n41050 KLANG, SELANGOR\nTEL: 03-1234 5678\n"
+    alone = "KEDAI MAJU SDN BHD\nNO.1,\nJLN PUTERI 1/6,\n47100 PUCHONG, SELANGOR\nTEL: 03-1234 5678\n"
+    assert extract(labelled, ["address"])["address"].value == "NO: 28, JALAN ASTANA 1C, 41050 KLANG, SELANGOR"
+    assert extract(alone, ["address"])["address"].value == "NO.1, JLN PUTERI 1/6, 47100 PUCHONG, SELANGOR"
+
+
+def test_address_that_is_only_the_town_line_or_runs_past_it_is_doubted():
+    town_only = "KEDAI MAJU SDN BHD\n(123456-X)\n41400 KLANG, SELANGOR\nTEL: 03-1234 5678\n"
+    run_on = (
+        "KEDAI MAJU SDN BHD\nNO 8, JALAN BESAR,\n"
+        "56000 KUALA LUMPUR, MALAYSIA\nAMPANG POINT CENTRE\nTEL: 03-1234 5678\n"
+    )
+    state = (
+        "KEDAI MAJU SDN BHD\nNO 8, JALAN BESAR,\n"
+        "47301 PETALING JAYA\nSELANGOR DARUL EHSAN\nTEL: 03-1234 5678\n"
+    )
+    assert "starts_at_town" in _reasons(town_only, "address")
+    assert "ran_past_town" in _reasons(run_on, "address")
+    assert "ran_past_town" not in _reasons(state, "address")
+
+
+def test_address_cut_short_or_with_a_company_name_in_it_is_doubted():
+    open_end = "KEDAI MAJU SDN BHD\nNO 8, JALAN BESAR,\nTAMAN MEGAH\nTEL: 03-1234 5678\n"
+    foreign = (
+        "BURGER HUT\nLOT 23, MEZZANINE LEVEL\n"
+        "SATELLITE BUILDING\nDEWINA HOST SDN BHD (434286-P)\nTEL : 03-1234 5678\n"
+    )
+    assert "open_end" in _reasons(open_end, "address")
+    assert "foreign_text" in _reasons(foreign, "address")
+
+
+def test_vendor_with_another_name_line_or_a_legal_name_nearby_is_doubted():
+    clean = "KEDAI MAJU SDN BHD\n(123456-X)\nNO 8, JALAN BESAR,\n56000 KUALA LUMPUR\n"
+    below = "RESTORAN MAJUJAYA\nMAJUJAYA HOUSE\n002693074-K\n13, JLN TASIK UTAMA 8\n57000 KL\n"
+    elsewhere = (
+        "BURGER HUT\nLOT 23, JALAN MEGAH\n"
+        "47301 PETALING JAYA\nDEWINA HOST SDN BHD (434286-P)\nTEL : 03-1234 5678\n"
+    )
+    assert not {"name_line_below", "legal_name_elsewhere", "name_line_above"} & _reasons(clean, "vendor")
+    assert "name_line_below" in _reasons(below, "vendor")
+    assert "legal_name_elsewhere" in _reasons(elsewhere, "vendor")
+    conf = {t: extract(t, ["vendor"])["vendor"].confidence for t in (clean, below, elsewhere)}
+    assert conf[below] < conf[clean] and conf[elsewhere] < conf[clean]

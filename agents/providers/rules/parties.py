@@ -30,6 +30,16 @@ PLACE_WORD = re.compile(
     r"DARUL EHSAN|DARUL TAKZIM|PETALING JAYA|SHAH ALAM|SUBANG|KLANG|PUCHONG|CHERAS|AMPANG|"
     r"KAJANG|SERI KEMBANGAN|BANGI|RAWANG|SEMENYIH|JOHOR BAHRU|SINGAPORE)\b"
 )
+NUMBER_LABEL = re.compile(r"^NO\s?[.:]\s?:?\s*")
+HOUSE_NUMBER = re.compile(r"(NO\.?\s?)?\d+[A-Z]?(\s?[&,-]\s?\d+[A-Z]?)*\s?,?")
+# The outlet's code and name printed under the town line, part of the address block: "1413-SETIA ALAM 2".
+BRANCH_CODE = re.compile(r"\d{3,5}-[A-Z][A-Z0-9 .'&-]{2,30}")
+# A line that only names the state or country, which may follow the postcode-and-town line.
+STATE_LINE = re.compile(
+    r"(?:\W*\b(?:SELANGOR|JOHOR|PERAK|KEDAH|MELAKA|MALACCA|NEGERI SEMBILAN|PAHANG|TERENGGANU|KELANTAN|SABAH|"
+    r"SARAWAK|PERLIS|PULAU PINANG|PENANG|WILAYAH PERSEKUTUAN|KUALA LUMPUR|LABUAN|PUTRAJAYA|MALAYSIA|"
+    r"DARUL \w+|D\.?\s?E)\b\W*)+"
+)
 POSTCODE = re.compile(r"(?<![\d-])\d{5}(?![\d-])")
 # Postcodes of other formats, as evidence that an address is complete: UK "EC1V 2NX", Singapore's six digits.
 OTHER_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b|\bSINGAPORE \d{6}\b")
@@ -64,6 +74,9 @@ VENDOR_WEIGHTS = {
     "rival_legal_name": -0.8,  # another line nearby also carries a legal suffix
     "letter_spaced": -0.6,  # put together from a stylised, letter-spaced logo
     "logo_lookalikes": -1.2,  # ... in which digits were read as letters ("5 1 N A R")
+    "name_line_above": -0.4,  # a name-like line right above the chosen one (a trade name, a branch?)
+    "name_line_below": -1.0,  # a name-like line right below it that was not joined ("JIAWEI HOUSE")
+    "legal_name_elsewhere": -0.5,  # no legal form here, but a legal name is printed nearby
 }
 ADDRESS_WEIGHTS = {
     "bias": -1.8,
@@ -73,11 +86,13 @@ ADDRESS_WEIGHTS = {
     "lines_2_to_4": 0.6,
     "one_line": -0.5,
     "stopped_cleanly": 0.5,  # ended at a telephone / registration / title line
-    "skipped_line_before": 0.0,
-    "text_line_after": 0.0,
-    "starts_at_town": 0.0,
-    "open_end": 0.0,
-    "foreign_text": 0.0,
+    # Doubts about where the address starts and ends (see _address_doubts).
+    "skipped_line_before": -2.0,  # an address-shaped line between the name and the address was skipped
+    "text_line_after": -2.0,  # the address stopped before a plain text line (a branch or mall name?)
+    "ran_past_town": -1.2,  # lines other than the state follow the postcode-and-town line
+    "starts_at_town": -1.5,  # the address is only its postcode-and-town line: the street is missing
+    "open_end": -0.8,  # no postcode, town or state in the last line: cut short?
+    "foreign_text": -1.5,  # a company name or an unbalanced bracket was read into the address
 }
 
 HEAD_LINES = 10  # the letterhead is within the first few non-empty lines
@@ -274,7 +289,26 @@ def extract_vendor(doc: Document) -> tuple[Finding, int | None]:
     ]  # fmt: skip
     if rivals and LEGAL_SUFFIX.search(upper):
         evidence.add("rival_legal_name")
+    if not doc.is_layout:
+        _vendor_doubts(doc, evidence, head, first, rank + (1 if joined_forward else 0), upper)
     return Finding(name or None, evidence), last
+
+
+def _vendor_doubts(
+    doc: Document, evidence: Evidence, head: list[tuple[int, str]], first: int, last: int, upper: str
+) -> None:
+    """Signs that the name printed on the receipt has more to it, or that another line is the vendor."""
+    if first > 0 and _name_like(head[first - 1][1]):
+        evidence.add("name_line_above")  # "AMPANG 210" over "FIRST CITY PARKING SDN BHD"
+    if last + 1 < len(head) and _name_like(head[last + 1][1]) and not _looks_like_address(head[last + 1][1]):
+        evidence.add("name_line_below")  # "RESTAURANT JIAWEI" over "JIAWEI HOUSE"
+    if not LEGAL_SUFFIX.search(upper):
+        used = {i for i, _ in head[first : last + 1]}
+        if any(
+            LEGAL_SUFFIX.search(doc.upper[i]) and not BILL_TO.search(doc.upper[i])
+            and not _is_noise_line(doc.upper[i]) for i in doc.nonempty[: HEAD_LINES + 4] if i not in used
+        ):  # fmt: skip
+            evidence.add("legal_name_elsewhere")  # "BURGER KING" above "... DEWINA HOST SDN BHD"
 
 
 def _sender_lines(doc: Document) -> list[tuple[int, str]]:
@@ -294,7 +328,7 @@ def _sender_lines(doc: Document) -> list[tuple[int, str]]:
 ADDRESS_STOP = re.compile(
     r"\bTEL|PHONE|\bFAX|\bH/?P\b|EMAIL|E-MAIL|WWW\.|HTTP|GST|\bSST\b|TAX|INVOICE|RECEIPT|\bDATE\b|"
     r"CASHIER|\bBILL\b|\bREG\b|\bROC\b|\bCO\.?\s?NO|COMPANY NO|BUSINESS|\bBRN\b|OPEN|WELCOME|\bSLIP\b|"
-    r"\bDOC\b|TABLE|ORDER|\bCASH\b|MEMBER|COUNTER|TERMINAL|CHECK|SALES|\d{2,3}[- ]?\d{3,4}[- ]\d{4}|"
+    r"\bDOC\b|TABLE|ORDER|\bCASH\b|MEMBER|COUNTER|TERMINAL|CHECK|SALES|NUMBER|\d{2,3}[- ]?\d{3,4}[- ]\d{4}|"
     r"\b[A-Z]+\s?:"
 )
 # OCR ran the street number into the street name: "50FOUNDRY LANE" (not "2ND FLOOR", "12TH").
@@ -336,6 +370,7 @@ def extract_address(doc: Document, vendor_last_line: int | None) -> Finding:
     stopped_cleanly = False
     ended = False  # the postcode-and-town line has been read: only a bracketed branch name may follow
     first_at = last_at = None  # the lines the address was read from
+    town_parts = None  # how many parts there were when the postcode-and-town line ended the address
     for i in range(vendor_last_line + 1, min(len(doc.lines), vendor_last_line + 12)):
         line, upper = doc.lines[i], doc.upper[i]
         if not line:
@@ -347,7 +382,14 @@ def extract_address(doc: Document, vendor_last_line: int | None) -> Finding:
             if i - vendor_last_line > 5:
                 break
             starts = ADDRESS_WORD.search(upper) or STREET_NUMBER.match(upper) or POSTCODE.search(upper)
-            if not stop and starts and not upper.startswith("(") and sum(ch.isalpha() for ch in upper) >= 3:
+            if ADDRESS_WORD.search(upper):  # "NO: 28, JALAN ASTANA 1C," and "31,31A, JALAN HANG TUAH 9,"
+                body = NUMBER_LABEL.sub("", upper)
+                stop = ADDRESS_STOP.search(body) or _is_registration(body) or parse_dates(line)
+            letters = sum(ch.isalpha() for ch in upper)
+            if letters < 3 and HOUSE_NUMBER.fullmatch(upper):  # "NO.1," above "JLN PUTERI 1/6,"
+                following = next((doc.upper[j] for j in range(i + 1, len(doc.lines)) if doc.lines[j]), "")
+                letters = 3 if ADDRESS_WORD.search(following) and not ADDRESS_STOP.search(following) else 0
+            if not stop and starts and not upper.startswith("(") and letters >= 3:
                 parts.append(GLUED_NUMBER.sub(r"\1 \2", line.strip(" ,")))
                 first_at = last_at = i
                 ended = bool(POSTCODE.search(upper) and (PLACE_WORD.search(upper) or upper.endswith(".")))
@@ -358,12 +400,17 @@ def extract_address(doc: Document, vendor_last_line: int | None) -> Finding:
         if doc.is_layout and doc.has_columns(i):
             return Finding(None, evidence)  # the letterhead runs beside another block (bill-to, meta)
         place_only = PLACE_WORD.search(upper) and not ADDRESS_WORD.search(upper) and len(upper.split()) <= 4
-        if sum(ch.isalpha() for ch in upper) < 3 or (ended and not upper.startswith("(") and not place_only):
+        branch = ended and BRANCH_CODE.fullmatch(upper)
+        if sum(ch.isalpha() for ch in upper) < 3 or (
+            ended and not upper.startswith("(") and not place_only and not branch
+        ):
             stopped_cleanly = ended
             break
+        if ended and town_parts is None and not branch:
+            town_parts = len(parts)
         parts.append(line.strip(" ,"))
         last_at = i
-        ended = bool(POSTCODE.search(upper) and PLACE_WORD.search(upper)) or "MALAYSIA" in upper
+        ended = bool((POSTCODE.search(upper) and PLACE_WORD.search(upper)) or "MALAYSIA" in upper or branch)
         if len(parts) >= 6:
             break
     if not parts:
@@ -382,6 +429,8 @@ def extract_address(doc: Document, vendor_last_line: int | None) -> Finding:
         evidence.add("lines_2_to_4")
     if stopped_cleanly:
         evidence.add("stopped_cleanly")
+    if town_parts is not None and not all(STATE_LINE.fullmatch(p.upper()) for p in parts[town_parts:]):
+        evidence.add("ran_past_town")  # "..., 56000 KUALA LUMPUR" then "AEON SHAH ALAM": a branch, or more?
     _address_doubts(doc, evidence, parts, vendor_last_line, first_at, last_at)
     return Finding(address, evidence)
 
@@ -391,12 +440,13 @@ def _address_doubts(
 ) -> None:
     """Signs that the address may have been cut short, started late or run on into other lines."""
     before = [i for i in doc.nonempty if vendor_last_line < i < first_at]
-    if before and _may_be_address_part(doc.upper[before[-1]]):
-        evidence.add("skipped_line_before")
+    if before and _may_be_address_part(doc.upper[before[-1]]) and _address_shaped(doc.upper[before[-1]]):
+        evidence.add("skipped_line_before")  # "NO: 28, JALAN ASTANA 1C," or "A-G-06, DATARAN GLOMAC,"
     after = next((i for i in doc.nonempty if i > last_at), None)
-    if after is not None and _may_be_address_part(doc.upper[after]):
-        evidence.add("text_line_after")
-    first, last = parts[0].upper(), parts[-1].upper()
+    if after is not None and _may_be_address_part(doc.upper[after]) and not LABELLED.search(doc.upper[after]):
+        evidence.add("text_line_after")  # a branch or mall line ("1413-SETIA ALAM 2", "KSL CITY")
+    first = parts[0].upper()
+    last = next((p.upper() for p in reversed(parts) if not BRANCH_CODE.fullmatch(p.upper())), first)
     if re.match(r"\d{5}\b", first):
         evidence.add("starts_at_town")
     if not (POSTCODE.search(last) or PLACE_WORD.search(last) or OTHER_POSTCODE.search(last)
@@ -407,9 +457,18 @@ def _address_doubts(
         evidence.add("foreign_text")
 
 
+LABELLED = re.compile(r"\b[A-Z]+\s?:|NUMBER|THIS IS|CARRY|DINE|TAKE ?AWAY")
+
+
+def _address_shaped(upper: str) -> bool:
+    return bool(ADDRESS_WORD.search(upper) or STREET_NUMBER.match(upper) or upper.rstrip().endswith(","))
+
+
 def _may_be_address_part(upper: str) -> bool:
     """A line that is not clearly something else (a phone, registration, title, date or amount line)."""
-    if _is_registration(upper) or parse_amounts(upper) or parse_dates(upper) or BOILERPLATE.search(upper):
+    if _is_registration(upper) or LEGAL_SUFFIX.search(upper) or BOILERPLATE.search(upper):
+        return False
+    if parse_amounts(upper) or parse_dates(upper):
         return False
     if re.search(r"\bTEL|PHONE|\bFAX|EMAIL|WWW|HTTP|\d{2,3}[- ]?\d{3,4}[- ]\d{4}", upper):
         return False
