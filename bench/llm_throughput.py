@@ -59,7 +59,7 @@ def model_answer(request: RecordedRequest):
     return answer(values, logprobs=-0.001, usage=(600, 60))
 
 
-def create_database(url: str) -> None:
+def create_database(url: str, *, async_commit: bool) -> None:
     import psycopg
 
     config = dj_database_url.parse(url)
@@ -74,6 +74,8 @@ def create_database(url: str) -> None:
     with psycopg.connect(**admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
+        if async_commit:  # diagnosis only: commits stop waiting for the WAL flush
+            conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=os.environ, check=True
     )
@@ -156,7 +158,8 @@ def start_worker(concurrency: int, log_path: Path) -> subprocess.Popen:
     log = log_path.open("w")
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "backoffice", "worker", "-Q", "agents", "--pool", "threads",
-         "-c", str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
+         "-c", str(concurrency), "-n", f"{log_path.stem}@%h", "--without-gossip", "--without-mingle",
+         "--without-heartbeat", "-l", "INFO"],
         cwd=ROOT, env=os.environ, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -165,6 +168,12 @@ def start_worker(concurrency: int, log_path: Path) -> subprocess.Popen:
             raise SystemExit(f"the worker did not start:\n{log_path.read_text()[-3000:]}")
         time.sleep(0.1)
     return worker
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux): "worker ms" is what one document costs the workers."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def stop_worker(worker: subprocess.Popen) -> None:
@@ -181,6 +190,18 @@ def main() -> None:
     parser.add_argument("--levels", default="1,8,32,64")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--latency", type=float, default=0.5, help="seconds per model call")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="worker processes sharing each level's threads (one GIL each)",
+    )
+    parser.add_argument(
+        "--async-commit",
+        action="store_true",
+        help="diagnosis: synchronous_commit=off on the bench database, to show what the WAL flush costs "
+        "while the trail head row is locked",
+    )
     parser.add_argument("--per-slot", type=int, default=8, help="documents measured per worker thread")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/backoffice_bench_llm")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15", help="flushed at the start")
@@ -192,45 +213,58 @@ def main() -> None:
         DATABASE_URL=args.database_url,
         REDIS_URL=args.redis_url,
         CELERY_TASK_ALWAYS_EAGER="0",
-        DJANGO_SETTINGS_MODULE="backoffice.settings",
         MEDIA_ROOT=media,
         DEBUG="1",
         LOG_LEVEL="WARNING",
     )
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backoffice.settings")
     import redis
 
     redis.Redis.from_url(args.redis_url).flushdb()
-    create_database(args.database_url)
+    create_database(args.database_url, async_commit=args.async_commit)
 
     import django
 
     django.setup()
-    log_path = ROOT / ".pytest_cache" / "bench-llm-worker.log"
-    log_path.parent.mkdir(exist_ok=True)
+    log_dir = ROOT / ".pytest_cache"
+    log_dir.mkdir(exist_ok=True)
 
     with FakeOpenAI(default=model_answer, latency=args.latency) as fake:
         invoices = set_up(fake)
         print(
-            f"model latency {args.latency * 1000:.0f} ms, {os.cpu_count()} cores, threads pool, one call per doc"
+            f"model latency {args.latency * 1000:.0f} ms, {os.cpu_count()} cores, threads pool,"
+            " one model call per document"
         )
-        print(f"{'C':>4} {'docs':>5} {'docs/s (runs)':>28} {'median':>8} {'ideal':>7} {'ratio':>6}")
+        print(
+            f"{'PxT':>6} {'docs':>5} {'docs/s (runs)':>22} {'median':>8} {'ideal':>7} {'ratio':>6}"
+            f" {'worker ms':>9}"
+        )
         for concurrency in levels:
-            worker = start_worker(concurrency, log_path)
+            processes = min(args.processes, concurrency)
+            workers = [
+                start_worker(concurrency // processes, log_dir / f"bench-llm-worker-{i}.log")
+                for i in range(processes)
+            ]
             try:
                 triage(make_documents(invoices, concurrency, f"warm{concurrency}"), timeout=120)
                 count = args.per_slot * concurrency
-                rates = []
+                rates, cpu = [], []
                 for run in range(args.runs):
                     ids = make_documents(invoices, count, f"c{concurrency}r{run}")
+                    before = sum(cpu_seconds(w.pid) for w in workers)
                     seconds, _ = triage(ids, timeout=120 + count * args.latency)
+                    cpu.append((sum(cpu_seconds(w.pid) for w in workers) - before) / count)
                     rates.append(count / seconds)
             finally:
-                stop_worker(worker)
+                for worker in workers:
+                    stop_worker(worker)
             ideal = concurrency / args.latency
             median = statistics.median(rates)
             runs = ", ".join(f"{rate:.1f}" for rate in rates)
+            shape = f"{processes}x{concurrency // processes}"
             print(
-                f"{concurrency:>4} {count:>5} {runs:>28} {median:>8.1f} {ideal:>7.1f} {median / ideal:>6.2f}"
+                f"{shape:>6} {count:>5} {runs:>22} {median:>8.1f} {ideal:>7.1f} {median / ideal:>6.2f}"
+                f" {statistics.median(cpu) * 1000:>9.1f}"
             )
             sys.stdout.flush()
 

@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from agents.models import Document
 from review import trail
 from review.models import Queue, ReviewTask
 from review.trail import Action, System
@@ -36,45 +37,101 @@ def lease_duration() -> timedelta:
     return timedelta(seconds=settings.REVIEW_LEASE_SECONDS)
 
 
+# The claim in one statement: the indexed SELECT ... FOR UPDATE SKIP LOCKED picks the first open
+# task in claim order (index task_claim_order) that no other transaction holds, the UPDATE leases it.
+CLAIM_SQL = f"""
+UPDATE {ReviewTask._meta.db_table}
+SET state = %s, claimed_by_id = %s, lease_token = %s, lease_expires_at = %s, claimed_at = %s, started_at = %s
+WHERE id = (
+    SELECT id FROM {ReviewTask._meta.db_table}
+    WHERE queue_id = %s AND state = %s
+    ORDER BY priority DESC, due_at, id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING *
+"""
+
+
 @transaction.atomic
 def claim_next_task(*, queue: Queue, reviewer: User, prefetch: bool = False) -> ReviewTask | None:
     """Claim the first open task of `queue` for `reviewer`, or None when the queue is empty.
 
     Skips rows other claimers hold locked, so concurrent claimers never get the same task.
     A prefetched claim is not started (its time on screen starts with `start_task`).
-    Writes a task.claimed trail entry.
+    Writes a task.claimed trail entry. Related objects of the returned task are not loaded.
     """
-    task = (
-        ReviewTask.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(queue=queue, state=ReviewTask.State.OPEN)
-        .order_by("-priority", "due_at", "id")
-        .select_related("document__process", "queue__process", "agent_run__agent_version")
-        .first()
-    )
+    now = timezone.now()
+    expires = now + lease_duration()
+    params = [
+        ReviewTask.State.CLAIMED, reviewer.pk, uuid.uuid4(), expires, now, None if prefetch else now,
+        queue.pk, ReviewTask.State.OPEN,
+    ]
+    # raw() maps the returned columns onto the model and applies the fields' converters (JSON).
+    task = next(iter(ReviewTask.objects.raw(CLAIM_SQL, params)), None)
     if task is None:
         return None
-    now = timezone.now()
-    task.state = ReviewTask.State.CLAIMED
+    task.queue = queue
     task.claimed_by = reviewer
-    task.lease_token = uuid.uuid4()
-    task.lease_expires_at = now + lease_duration()
-    task.claimed_at = now
-    task.started_at = None if prefetch else now
-    task.save(
-        update_fields=["state", "claimed_by", "lease_token", "lease_expires_at", "claimed_at", "started_at"]
-    )
     trail.record(
         Action.TASK_CLAIMED,
         actor=reviewer,
-        document=task.document,
-        data={
-            "task": task.pk,
-            "queue": queue.slug,
-            "lease_expires_at": task.lease_expires_at,
-            "prefetch": prefetch,
-        },
+        process=queue.process,
+        document=Document(pk=task.document_id, process_id=queue.process_id),
+        data={"task": task.pk, "queue": queue.slug, "lease_expires_at": expires, "prefetch": prefetch},
     )
     return task
+
+
+# Two-key advisory lock namespace for "one reviewer's claims": the decision's next item and the
+# page's prefetch can arrive together; serialised, the second sees what the first claimed.
+REVIEWER_LOCK_SPACE = 7301
+
+
+def _lock_reviewer(reviewer: User) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REVIEWER_LOCK_SPACE, reviewer.pk])
+
+
+@transaction.atomic
+def next_task_for(*, queue: Queue, reviewer: User, exclude: int | None = None) -> ReviewTask | None:
+    """The item to show next: the reviewer's held (prefetched or left) claim in `queue`, started
+    now, else a new claim. None when the queue has nothing for them."""
+    _lock_reviewer(reviewer)
+    held = held_claim(queue, reviewer, exclude=exclude)
+    if held is not None:
+        try:
+            start_task(task=held, reviewer=reviewer)
+            return held
+        except LeaseLost:
+            pass
+    return claim_next_task(queue=queue, reviewer=reviewer)
+
+
+@transaction.atomic
+def prefetch_task(*, queue: Queue, reviewer: User) -> ReviewTask | None:
+    """Claim one item ahead, unless the reviewer already holds MAX_HELD_PER_QUEUE in `queue`."""
+    _lock_reviewer(reviewer)
+    if held_claims(queue, reviewer).count() >= MAX_HELD_PER_QUEUE:
+        return None
+    return claim_next_task(queue=queue, reviewer=reviewer, prefetch=True)
+
+
+def held_claims(queue: Queue, reviewer: User):
+    return ReviewTask.objects.filter(
+        queue=queue, state=ReviewTask.State.CLAIMED, claimed_by=reviewer, lease_expires_at__gt=timezone.now()
+    )
+
+
+def held_claim(queue: Queue, reviewer: User, *, exclude: int | None = None) -> ReviewTask | None:
+    """The reviewer's oldest live claim in a queue (an item they left, or the prefetched one);
+    only the claim's own columns are loaded."""
+    qs = held_claims(queue, reviewer)
+    if exclude:
+        qs = qs.exclude(pk=exclude)
+    return qs.order_by("started_at", "claimed_at", "id").only(
+        "id", "queue_id", "claimed_by_id", "lease_token", "started_at"
+    ).first()
 
 
 def start_task(*, task: ReviewTask, reviewer: User) -> None:

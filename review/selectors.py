@@ -136,22 +136,11 @@ def queue_overview(user: User, queues: QuerySet[Queue]) -> list[QueueRow]:
     return list(rows.values())
 
 
-def held_claim(queue: Queue, user: User, *, exclude: int | None = None) -> ReviewTask | None:
-    """The user's oldest live claim in a queue (an item they left, or the prefetched next one)."""
-    qs = ReviewTask.objects.filter(
-        queue=queue, state=ReviewTask.State.CLAIMED, claimed_by=user, lease_expires_at__gt=timezone.now()
-    )
-    if exclude:
-        qs = qs.exclude(pk=exclude)
-    return qs.select_related("queue__process", "document__process", "agent_run__agent_version").order_by(
-        "started_at", "claimed_at", "id"
-    ).first()
-
-
-def held_claim_count(queue: Queue, user: User) -> int:
-    return ReviewTask.objects.filter(
-        queue=queue, state=ReviewTask.State.CLAIMED, claimed_by=user, lease_expires_at__gt=timezone.now()
-    ).count()
+def task_for_screen(pk: int) -> ReviewTask:
+    """A task with everything the review screen shows, in one query."""
+    return ReviewTask.objects.select_related(
+        "queue__process", "document__process", "agent_run__agent_version", "claimed_by"
+    ).get(pk=pk)
 
 
 @dataclass(frozen=True)

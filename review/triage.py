@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from agents import runtime, services
 from agents.autonomy import Verdict
@@ -35,6 +35,7 @@ def triage_document(document_id: int) -> str:
 @transaction.atomic
 def act_on_run(run: AgentRun) -> str:
     """Judge the run with the process's current policy and settle its document (one transaction)."""
+    _commit_without_waiting_for_disk()
     process = Process.objects.get(pk=run.document.process_id)
     verdict = services.judge_run(run=run, process=process)
     services.settle_run(run=run, verdict=verdict)
@@ -58,6 +59,20 @@ def act_on_run(run: AgentRun) -> str:
         data=_run_summary(run, verdict) | ({"task": task.pk, "queue": task.queue.slug} if task else {}),
     )
     return "auto_accepted" if verdict.accept else f"review:{verdict.reason}"
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """Let this transaction commit without waiting for the WAL flush (PostgreSQL only).
+
+    Every triage commit holds the trail head lock until it commits, so a synchronous flush caps
+    triage throughput for all workers together. If the server crashes before the flush, the whole
+    transaction vanishes (document, task and trail entry together): the document is still
+    "processing" and the requeue job runs it again, so nothing is lost or half-recorded. Human
+    decisions keep synchronous commits.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 def _run_summary(run: AgentRun, verdict: Verdict) -> dict:

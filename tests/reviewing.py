@@ -27,7 +27,13 @@ INVOICE_OUTPUT = {
     "currency": "GBP",
 }
 INVOICE_CONFIDENCES = {"vendor": 0.95, "invoice_number": 0.97, "date": 0.55, "total": 0.99, "currency": 0.98}
-RECEIPT_OUTPUT = {"vendor": "Corner Cafe", "date": "2024-05-02", "address": "", "total": "8.40", "currency": "EUR"}
+RECEIPT_OUTPUT = {
+    "vendor": "Corner Cafe",
+    "date": "2024-05-02",
+    "address": "",
+    "total": "8.40",
+    "currency": "EUR",
+}
 
 _counter = itertools.count(1)
 
@@ -65,24 +71,49 @@ def make_task(
         confidences = {name: INVOICE_CONFIDENCES.get(name, 0.6) for name in output}
     data = data if data is not None else f"{text}\n#{n}".encode()
     document = Document(
-        process=process, source=Document.Source.UPLOAD, original_name=f"doc-{n}.txt", content_type=content_type,
-        size=len(data), checksum=hashlib.sha256(data).hexdigest(), text=text, state=Document.State.IN_REVIEW,
+        process=process,
+        source=Document.Source.UPLOAD,
+        original_name=f"doc-{n}.txt",
+        content_type=content_type,
+        size=len(data),
+        checksum=hashlib.sha256(data).hexdigest(),
+        text=text,
+        state=Document.State.IN_REVIEW,
     )
-    document.file.save(f"doc-{n}{'.pdf' if content_type == 'application/pdf' else '.txt'}", ContentFile(data),
-                       save=False)
+    document.file.save(
+        f"doc-{n}{'.pdf' if content_type == 'application/pdf' else '.txt'}", ContentFile(data), save=False
+    )
     document.save()
-    policy = policy if policy is not None else {
-        "mode": "autonomous", "threshold": "0.85", "field_thresholds": {}, "audit_sample_rate": "0.050",
-        "low_fields": sorted(name for name, c in confidences.items() if c is not None and c < 0.85),
-    }
+    policy = (
+        policy
+        if policy is not None
+        else {
+            "mode": "autonomous",
+            "threshold": "0.85",
+            "field_thresholds": {},
+            "audit_sample_rate": "0.050",
+            "low_fields": sorted(name for name, c in confidences.items() if c is not None and c < 0.85),
+        }
+    )
     run = AgentRun.objects.create(
-        document=document, agent_version=process.versions.filter(is_active=True).first(), output=output,
-        confidences=confidences, confidence_methods={name: "rules" for name in output},
+        document=document,
+        agent_version=process.versions.filter(is_active=True).first(),
+        output=output,
+        confidences=confidences,
+        confidence_methods={name: "rules" for name in output},
         overall_confidence=min((c for c in confidences.values() if c is not None), default=None),
-        validation_errors=errors or {}, reasoning=reasoning, outcome=AgentRun.Outcome.REVIEW,
-        route_reason=reason, policy=policy,
+        validation_errors=errors or {},
+        reasoning=reasoning,
+        outcome=AgentRun.Outcome.REVIEW,
+        route_reason=reason,
+        policy=policy,
     )
     return ReviewTask.objects.create(
-        document=document, queue=Queue.objects.get(process=process, kind=kind), agent_run=run, reason=reason,
-        policy=policy, priority=priority, due_at=timezone.now() + due_in,
+        document=document,
+        queue=Queue.objects.get(process=process, kind=kind),
+        agent_run=run,
+        reason=reason,
+        policy=policy,
+        priority=priority,
+        due_at=timezone.now() + due_in,
     )

@@ -82,7 +82,9 @@ def url_for(entry: Entry, task: ReviewTask) -> str:
 
 
 def snapshot() -> tuple:
-    tasks = tuple(ReviewTask.objects.order_by("pk").values_list("pk", "state", "claimed_by_id", "lease_token"))
+    tasks = tuple(
+        ReviewTask.objects.order_by("pk").values_list("pk", "state", "claimed_by_id", "lease_token")
+    )
     return tasks, Decision.objects.count(), TrailEntry.objects.count()
 
 

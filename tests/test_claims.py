@@ -49,7 +49,11 @@ def test_claim_sets_a_lease_and_writes_the_trail(alice, invoices, invoice_queue)
     expected = timezone.now() + timedelta(seconds=settings.REVIEW_LEASE_SECONDS)
     assert abs((task.lease_expires_at - expected).total_seconds()) < 30
     entry = TrailEntry.objects.get(action="task.claimed")
-    assert entry.actor_label == "alice" and entry.data["task"] == task.pk and entry.document_id == task.document_id
+    assert (
+        entry.actor_label == "alice"
+        and entry.data["task"] == task.pk
+        and entry.document_id == task.document_id
+    )
 
 
 def test_a_prefetched_claim_is_not_started_until_shown(alice, invoices, invoice_queue):
@@ -133,7 +137,11 @@ def test_expired_leases_return_to_the_queue_with_a_trail_entry(alice, invoices, 
     assert expired.claimed_by is None and expired.lease_token is None and expired.claimed_at is None
     assert ReviewTask.objects.get(pk=live.pk).state == ReviewTask.State.CLAIMED
     entry = TrailEntry.objects.get(action="task.released")
-    assert entry.actor_kind == "system" and entry.data["why"] == "lease expired" and entry.data["claimed_by"] == "alice"
+    assert (
+        entry.actor_kind == "system"
+        and entry.data["why"] == "lease expired"
+        and entry.data["claimed_by"] == "alice"
+    )
     assert claims.release_expired_leases() == 0
 
 
@@ -142,7 +150,9 @@ def test_the_release_job_is_scheduled_with_celery_beat():
     assert "review.tasks.release_expired_leases" in schedule
 
 
-def test_a_decision_after_the_lease_expired_answers_409_and_records_nothing(client, alice, invoices, invoice_queue):
+def test_a_decision_after_the_lease_expired_answers_409_and_records_nothing(
+    client, alice, invoices, invoice_queue
+):
     make_task(invoices)
     task = claims.claim_next_task(queue=invoice_queue, reviewer=alice)
     ReviewTask.objects.filter(pk=task.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))

@@ -78,7 +78,11 @@ def test_correction_records_before_and_after_and_per_field_flags(alice, invoices
     example = decision.example
     assert example.outcome == LabelledExample.Outcome.CORRECTED and example.all_correct is False
     assert example.field_correct == {
-        "vendor": True, "invoice_number": True, "date": False, "total": False, "currency": True,
+        "vendor": True,
+        "invoice_number": True,
+        "date": False,
+        "total": False,
+        "currency": True,
     }
     assert example.human_fields == decision.final_fields
     entry = TrailEntry.objects.get(action="decision.corrected")
@@ -89,7 +93,9 @@ def test_correction_records_before_and_after_and_per_field_flags(alice, invoices
 def test_a_correction_without_changes_counts_as_an_approval(alice, invoices):
     task = claim(make_task(invoices), alice)
 
-    decision = decisions.correct_task(task=task, reviewer=alice, lease_token=task.lease_token, values=INVOICE_OUTPUT)
+    decision = decisions.correct_task(
+        task=task, reviewer=alice, lease_token=task.lease_token, values=INVOICE_OUTPUT
+    )
 
     assert decision.action == Decision.Action.APPROVE and decision.example.outcome == "approved"
 
@@ -98,8 +104,12 @@ def test_a_correction_with_a_value_of_the_wrong_type_changes_nothing(alice, invo
     task = claim(make_task(invoices), alice)
 
     with pytest.raises(InvalidFields) as raised:
-        decisions.correct_task(task=task, reviewer=alice, lease_token=task.lease_token,
-                               values=INVOICE_OUTPUT | {"total": "twelve", "date": "14/03/2024"})
+        decisions.correct_task(
+            task=task,
+            reviewer=alice,
+            lease_token=task.lease_token,
+            values=INVOICE_OUTPUT | {"total": "twelve", "date": "14/03/2024"},
+        )
 
     assert set(raised.value.errors) == {"total", "date"}
     assert not Decision.objects.exists() and not LabelledExample.objects.exists()
@@ -111,15 +121,18 @@ def test_a_correction_naming_a_field_outside_the_schema_is_refused(alice, invoic
     task = claim(make_task(invoices), alice)
 
     with pytest.raises(InvalidFields) as raised:
-        decisions.correct_task(task=task, reviewer=alice, lease_token=task.lease_token,
-                               values=INVOICE_OUTPUT | {"iban": "GB00"})
+        decisions.correct_task(
+            task=task, reviewer=alice, lease_token=task.lease_token, values=INVOICE_OUTPUT | {"iban": "GB00"}
+        )
 
     assert raised.value.errors == {"iban": ["is not a field of this process"]}
     assert not Decision.objects.exists()
 
 
 def test_approving_output_that_fails_the_schema_is_refused(alice, invoices):
-    task = claim(make_task(invoices, output=INVOICE_OUTPUT | {"total": None}, reason=Reason.VALIDATION_FAILED), alice)
+    task = claim(
+        make_task(invoices, output=INVOICE_OUTPUT | {"total": None}, reason=Reason.VALIDATION_FAILED), alice
+    )
 
     with pytest.raises(InvalidFields) as raised:
         decisions.approve_task(task=task, reviewer=alice, lease_token=task.lease_token)
@@ -131,7 +144,9 @@ def test_approving_output_that_fails_the_schema_is_refused(alice, invoices):
 def test_reject_closes_the_document_and_is_recorded_as_a_rejection(alice, invoices):
     task = claim(make_task(invoices), alice)
 
-    decision = decisions.reject_task(task=task, reviewer=alice, lease_token=task.lease_token, reason=" Not an invoice ")
+    decision = decisions.reject_task(
+        task=task, reviewer=alice, lease_token=task.lease_token, reason=" Not an invoice "
+    )
 
     assert decision.action == Decision.Action.REJECT and decision.note == "Not an invoice"
     assert decision.final_fields is None
@@ -145,8 +160,9 @@ def test_reject_closes_the_document_and_is_recorded_as_a_rejection(alice, invoic
 def test_escalate_moves_the_item_to_the_specialists_with_the_note(alice, sam, invoices):
     task = claim(make_task(invoices, priority=1), alice)
 
-    decision = decisions.escalate_task(task=task, reviewer=alice, lease_token=task.lease_token,
-                                       note="Two totals on the page; which one?")
+    decision = decisions.escalate_task(
+        task=task, reviewer=alice, lease_token=task.lease_token, note="Two totals on the page; which one?"
+    )
 
     assert decision.action == Decision.Action.ESCALATE and decision.example.outcome == "escalated"
     assert decision.example.human_fields is None
@@ -163,10 +179,16 @@ def test_escalate_moves_the_item_to_the_specialists_with_the_note(alice, sam, in
 def test_the_specialist_resolves_an_escalation(alice, sam, invoices):
     task = claim(make_task(invoices), alice)
     decisions.escalate_task(task=task, reviewer=alice, lease_token=task.lease_token, note="check total")
-    follow_up = claims.claim_next_task(queue=Queue.objects.get(slug="invoice-extraction-escalation"), reviewer=sam)
+    follow_up = claims.claim_next_task(
+        queue=Queue.objects.get(slug="invoice-extraction-escalation"), reviewer=sam
+    )
 
-    decision = decisions.correct_task(task=follow_up, reviewer=sam, lease_token=follow_up.lease_token,
-                                      values=INVOICE_OUTPUT | {"total": "160.5"})
+    decision = decisions.correct_task(
+        task=follow_up,
+        reviewer=sam,
+        lease_token=follow_up.lease_token,
+        values=INVOICE_OUTPUT | {"total": "160.5"},
+    )
 
     assert decision.example.outcome == "corrected" and decision.example.field_correct["total"] is False
     document = Document.objects.get(pk=task.document_id)

@@ -30,7 +30,9 @@ def fields_of(task: ReviewTask, **changes) -> dict[str, str]:
     return data | {"lease": str(task.lease_token)}
 
 
-def test_queue_page_lists_only_the_queues_the_user_holds_with_their_figures(client, alice, bob, invoices, receipts):
+def test_queue_page_lists_only_the_queues_the_user_holds_with_their_figures(
+    client, alice, bob, invoices, receipts
+):
     done = claimed(make_task(invoices, priority=5), alice)
     make_task(invoices, due_in=timedelta(hours=-2))
     make_task(invoices)
@@ -51,7 +53,9 @@ def test_queue_page_lists_only_the_queues_the_user_holds_with_their_figures(clie
     assert "3\xa0hours" in body
 
 
-def test_queue_page_runs_a_fixed_number_of_queries(client, django_assert_max_num_queries, alice, sam, invoices):
+def test_queue_page_runs_a_fixed_number_of_queries(
+    client, django_assert_max_num_queries, alice, sam, invoices
+):
     from review import permissions
 
     for queue in Queue.objects.all():
@@ -141,7 +145,9 @@ def test_htmx_approve_answers_with_the_next_item_panel(client, alice, invoices):
     second = make_task(invoices, priority=1)
     client.force_login(alice)
 
-    response = client.post(reverse("review:task-approve", args=[first.pk]), {"lease": first.lease_token}, **HTMX)
+    response = client.post(
+        reverse("review:task-approve", args=[first.pk]), {"lease": first.lease_token}, **HTMX
+    )
 
     assert response.status_code == 200
     assert response["HX-Push-Url"] == reverse("review:task", args=[second.pk])
@@ -157,13 +163,19 @@ def test_the_prefetched_item_is_shown_next_without_a_new_claim(client, alice, in
     third = make_task(invoices, priority=0)
     client.force_login(alice)
 
-    assert client.post(reverse("review:queue-prefetch", args=["invoice-extraction-review"])).status_code == 204
-    assert client.post(reverse("review:queue-prefetch", args=["invoice-extraction-review"])).status_code == 204
+    assert (
+        client.post(reverse("review:queue-prefetch", args=["invoice-extraction-review"])).status_code == 204
+    )
+    assert (
+        client.post(reverse("review:queue-prefetch", args=["invoice-extraction-review"])).status_code == 204
+    )
     prefetched = ReviewTask.objects.get(pk=second.pk)
     assert prefetched.claimed_by == alice and prefetched.started_at is None
     assert ReviewTask.objects.get(pk=third.pk).state == ReviewTask.State.OPEN  # at most two held
 
-    response = client.post(reverse("review:task-approve", args=[first.pk]), {"lease": first.lease_token}, **HTMX)
+    response = client.post(
+        reverse("review:task-approve", args=[first.pk]), {"lease": first.lease_token}, **HTMX
+    )
 
     assert f'data-task="{second.pk}"' in response.content.decode()
     assert ReviewTask.objects.get(pk=second.pk).started_at is not None
@@ -174,7 +186,9 @@ def test_the_last_item_answers_with_an_empty_queue(client, alice, invoices):
     task = claimed(make_task(invoices), alice)
     client.force_login(alice)
 
-    response = client.post(reverse("review:task-approve", args=[task.pk]), {"lease": task.lease_token}, **HTMX)
+    response = client.post(
+        reverse("review:task-approve", args=[task.pk]), {"lease": task.lease_token}, **HTMX
+    )
 
     assert response.status_code == 200 and "Nothing left in" in response.content.decode()
 
@@ -183,7 +197,9 @@ def test_htmx_correction_records_the_new_values(client, alice, invoices):
     task = claimed(make_task(invoices), alice)
     client.force_login(alice)
 
-    response = client.post(reverse("review:task-correct", args=[task.pk]), fields_of(task, total="200.10"), **HTMX)
+    response = client.post(
+        reverse("review:task-correct", args=[task.pk]), fields_of(task, total="200.10"), **HTMX
+    )
 
     assert response.status_code == 200
     decision = Decision.objects.get()
@@ -195,7 +211,9 @@ def test_a_correction_of_the_wrong_type_shows_the_error_inline_and_saves_nothing
     client.force_login(alice)
 
     response = client.post(
-        reverse("review:task-correct", args=[task.pk]), fields_of(task, total="lots", date="yesterday"), **HTMX
+        reverse("review:task-correct", args=[task.pk]),
+        fields_of(task, total="lots", date="yesterday"),
+        **HTMX,
     )
 
     assert response.status_code == 422
@@ -210,8 +228,9 @@ def test_a_correction_with_a_field_outside_the_schema_is_refused(client, alice, 
     task = claimed(make_task(invoices), alice)
     client.force_login(alice)
 
-    response = client.post(reverse("review:task-correct", args=[task.pk]), fields_of(task) | {"field-iban": "X"},
-                           **HTMX)
+    response = client.post(
+        reverse("review:task-correct", args=[task.pk]), fields_of(task) | {"field-iban": "X"}, **HTMX
+    )
 
     assert response.status_code == 422
     assert "iban is not a field of this process" in response.content.decode()
@@ -222,7 +241,9 @@ def test_approving_invalid_agent_output_asks_for_a_correction(client, alice, inv
     task = claimed(make_task(invoices, output=INVOICE_OUTPUT | {"currency": "pounds"}), alice)
     client.force_login(alice)
 
-    response = client.post(reverse("review:task-approve", args=[task.pk]), {"lease": task.lease_token}, **HTMX)
+    response = client.post(
+        reverse("review:task-approve", args=[task.pk]), {"lease": task.lease_token}, **HTMX
+    )
 
     assert response.status_code == 422
     assert "must be a three-letter currency code" in response.content.decode()
@@ -237,8 +258,11 @@ def test_reject_needs_a_reason(client, alice, invoices):
     assert response.status_code == 422 and "Say why the item is rejected." in response.content.decode()
     assert not Decision.objects.exists()
 
-    response = client.post(reverse("review:task-reject", args=[task.pk]),
-                           {"lease": task.lease_token, "reason": "duplicate"}, **HTMX)
+    response = client.post(
+        reverse("review:task-reject", args=[task.pk]),
+        {"lease": task.lease_token, "reason": "duplicate"},
+        **HTMX,
+    )
     assert response.status_code == 200
     assert Document.objects.get(pk=task.document_id).state == Document.State.REJECTED
 
@@ -246,8 +270,11 @@ def test_reject_needs_a_reason(client, alice, invoices):
 def test_the_specialist_sees_the_escalation_note(client, alice, sam, invoices):
     task = claimed(make_task(invoices), alice)
     client.force_login(alice)
-    response = client.post(reverse("review:task-escalate", args=[task.pk]),
-                           {"lease": task.lease_token, "note": "Is <this> the VAT number?"}, **HTMX)
+    response = client.post(
+        reverse("review:task-escalate", args=[task.pk]),
+        {"lease": task.lease_token, "note": "Is <this> the VAT number?"},
+        **HTMX,
+    )
     assert response.status_code == 200
 
     client.force_login(sam)

@@ -43,8 +43,7 @@ def queue_next(request: AuthedRequest, slug: str) -> HttpResponse:
 def queue_prefetch(request: AuthedRequest, slug: str) -> HttpResponse:
     """Claim one item ahead while the reviewer works, so the next one appears without waiting."""
     queue = permissions.get_queue_for_user(request.user, slug)
-    if selectors.held_claim_count(queue, request.user) < claims.MAX_HELD_PER_QUEUE:
-        claims.claim_next_task(queue=queue, reviewer=request.user, prefetch=True)
+    claims.prefetch_task(queue=queue, reviewer=request.user)
     return HttpResponse(status=204)
 
 
@@ -149,27 +148,17 @@ def escalate(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 def _next_response(request: AuthedRequest, queue: Queue, done: ReviewTask | None = None) -> HttpResponse:
-    task = _next_task(request, queue, exclude=done.pk if done else None)
+    task = claims.next_task_for(queue=queue, reviewer=request.user, exclude=done.pk if done else None)
     if task is None:
         if request.htmx:
             response = render(request, "review/task.html#queue-empty", {"queue": queue, "done": done})
             return push_url(response, reverse("review:queues"))
         messages.info(request, f"{queue.name}: nothing left to review.")
         return redirect("review:queues")
+    url = reverse("review:task", args=[task.pk])
     if request.htmx:
-        return push_url(_panel(request, task), reverse("review:task", args=[task.pk]))
-    return redirect("review:task", task.pk)
-
-
-def _next_task(request: AuthedRequest, queue: Queue, exclude: int | None) -> ReviewTask | None:
-    held = selectors.held_claim(queue, request.user, exclude=exclude)
-    if held is not None:
-        try:
-            claims.start_task(task=held, reviewer=request.user)
-            return held
-        except LeaseLost:
-            pass
-    return claims.claim_next_task(queue=queue, reviewer=request.user)
+        return push_url(_panel(request, selectors.task_for_screen(task.pk)), url)
+    return redirect(url)
 
 
 def _panel(request: AuthedRequest, task: ReviewTask, status: int = 200, **forms) -> HttpResponse:

@@ -98,6 +98,13 @@
       save(active);
       return;
     }
+    // Next / previous field from anywhere, typing included (Tab walks a date input's parts).
+    if (event.ctrlKey && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      if (!fieldInputs().length) return;
+      event.preventDefault();
+      moveField(event.key === "ArrowDown" ? 1 : -1);
+      return;
+    }
     if (event.ctrlKey || event.metaKey || event.altKey || isTyping(active) || !byId("review-panel")) return;
     switch (event.key) {
       case "a":

@@ -1,0 +1,392 @@
+"""Claim benchmark: the claim endpoint and the submit-and-next round trip through HTTP, against a
+million open tasks, with 1, 4 and 20 concurrent reviewers; and, in the same run, a baseline page
+that runs one indexed query behind the same middleware.
+
+    .venv/bin/python bench/claim_bench.py [--tasks 1000000] [--requests 400]
+
+It creates (and by default keeps, for a quicker re-run with --reuse) its own PostgreSQL database
+`backoffice_bench_claims`, fills it with generate_series, starts gunicorn on 127.0.0.1 with
+DEBUG off (bench/claim_bench_settings.py, bench/claim_bench_urls.py), logs in 20 reviewers who
+hold the queue, and prints requests/s and p50/p95 latency per phase. Not a test: it asserts
+nothing about time.
+
+Phases, for each concurrency level:
+- baseline: GET a page that looks up one task by primary key (session + user + one query);
+- claim: POST "next item" (a claim: SELECT ... FOR UPDATE SKIP LOCKED, lease, trail entry) and
+  its redirect; between two claims the bench marks the claimed task done in SQL, untimed, so
+  every claim takes a fresh task;
+- submit-and-next: POST approve through htmx, answered by the next item's panel (the decision,
+  its labelled example and trail entry, the document's state, the next claim, the rendering).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DB_NAME = "backoffice_bench_claims"
+PASSWORD = "bench-reviewer-password"
+QUEUE = "invoice-extraction-review"
+OUTPUT = {
+    "vendor": "ACME Industrial Supplies Ltd",
+    "invoice_number": "INV-2024-0042",
+    "date": "2024-03-14",
+    "total": "192.00",
+    "currency": "GBP",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server")
+    parser.add_argument("--tasks", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=400, help="requests per phase and concurrency level")
+    parser.add_argument("--levels", default="1,4,20")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=6)
+    parser.add_argument("--reuse", action="store_true", help="keep the database if it is already filled")
+    args = parser.parse_args()
+    levels = [int(n) for n in args.levels.split(",")]
+    db_url = f"{args.server.rstrip('/')}/{DB_NAME}"
+
+    fresh = prepare_database(args.server, reuse=args.reuse)
+    os.environ.update({"DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "backoffice.settings"})
+    os.environ.pop("REDIS_URL", None)
+    if fresh:
+        run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"])
+    setup_django()
+    usernames = fill(args.tasks, max(levels)) if fresh else existing_reviewers(max(levels))
+    print(f"open tasks in {QUEUE}: {open_tasks():,}", flush=True)
+
+    import psycopg
+
+    server = start_gunicorn(db_url, args)
+    try:
+        clients = [Client(args.port) for _ in usernames]
+        for client, username in zip(clients, usernames, strict=True):
+            client.log_in(username)
+            client.db = psycopg.connect(db_url, autocommit=True)
+        max_pk = max_task_pk()
+        run_phase("warm-up", clients, 8 * len(clients), lambda c, n: baseline(c, n, max_pk))
+        print(f"\n{'phase':<18}{'reviewers':>10}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p95 ms':>10}")
+        for level in levels:
+            group = clients[:level]
+            total = max(args.requests, level * 5)
+            rows = [
+                run_phase("baseline", group, total, lambda c, n: baseline(c, n, max_pk)),
+                run_phase("claim", group, total, claim),
+                run_phase("submit-and-next", group, total, submit_and_next),
+            ]
+            for row in rows:
+                print(row, flush=True)
+            claim_rate, base_rate = rows[1].rate, rows[0].rate
+            print(f"{'':<18}claim rate / baseline rate = {claim_rate / base_rate:.2f}", flush=True)
+        print(f"\nopen tasks left: {open_tasks():,}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+# --- database -----------------------------------------------------------------------------------
+
+
+def prepare_database(server: str, *, reuse: bool) -> bool:
+    """Create the bench database; returns False when --reuse finds it already there."""
+    import psycopg
+
+    with psycopg.connect(f"{server.rstrip('/')}/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
+        if exists and reuse:
+            return False
+        if exists:
+            conn.execute(f'DROP DATABASE "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    return True
+
+
+def setup_django() -> None:
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def fill(n: int, reviewers: int) -> list[str]:
+    """Processes, reviewers holding the invoice queue, and `n` open tasks (one document each)."""
+    from django.contrib.auth.models import User
+    from django.db import connection
+
+    from agents.models import AgentRun, Process
+    from review import permissions
+    from review.models import Queue
+    from review.provisioning import ensure_standard_processes
+
+    started = time.perf_counter()
+    ensure_standard_processes()
+    process = Process.objects.get(slug="invoice-extraction")
+    queue = Queue.objects.get(slug=QUEUE)
+    usernames = []
+    for i in range(reviewers):
+        user = User.objects.create_user(f"bench-reviewer-{i:02d}", password=PASSWORD)
+        permissions.grant_queue(queue, user)
+        usernames.append(user.username)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO agents_document (process_id, source, original_name, content_type, size, file,
+                checksum, text, text_encoding, text_problem, state, created_at, updated_at)
+            SELECT %s, 'api', 'bench-' || i || '.txt', 'text/plain', 120, 'documents/bench/' || i || '.txt',
+                md5('bench-a-' || i) || md5('bench-b-' || i),
+                'ACME Industrial Supplies Ltd' || E'\\n' || 'Invoice No: INV-' || i
+                    || E'\\nTOTAL DUE GBP 192.00',
+                'utf-8', '', 'in_review', now() - (i %% 86400) * interval '1 second', now()
+            FROM generate_series(1, %s) AS i
+            """,
+            [process.pk, n],
+        )
+        cursor.execute("SELECT min(id) FROM agents_document WHERE process_id = %s", [process.pk])
+        first_document = cursor.fetchone()[0]
+    version = process.versions.get(is_active=True)
+    run_ = AgentRun.objects.create(
+        document_id=first_document, agent_version=version, output=OUTPUT,
+        confidences={"vendor": 0.95, "invoice_number": 0.97, "date": 0.55, "total": 0.99, "currency": 0.98},
+        confidence_methods=dict.fromkeys(OUTPUT, "rules"), overall_confidence=0.55,
+        outcome=AgentRun.Outcome.REVIEW, route_reason="low_confidence",
+    )
+    policy = json.dumps({
+        "mode": "autonomous", "threshold": "0.85", "field_thresholds": {}, "audit_sample_rate": "0.05",
+        "low_fields": ["date"],
+    })
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO review_reviewtask (document_id, queue_id, agent_run_id, reason, policy, state,
+                priority, due_at, note, created_at)
+            SELECT d.id, %s, %s, 'low_confidence', %s::jsonb, 'open', (d.id %% 3)::smallint,
+                d.created_at + interval '24 hours' - ((d.id * 7919) %% 172800) * interval '1 second',
+                '', d.created_at
+            FROM agents_document d WHERE d.process_id = %s
+            """,
+            [queue.pk, run_.pk, policy, process.pk],
+        )
+        cursor.execute("VACUUM ANALYZE agents_document")
+        cursor.execute("VACUUM ANALYZE review_reviewtask")
+    print(f"filled {n:,} open tasks in {time.perf_counter() - started:.0f} s", flush=True)
+    return usernames
+
+
+def existing_reviewers(count: int) -> list[str]:
+    from django.contrib.auth.models import User
+
+    names = list(User.objects.filter(username__startswith="bench-reviewer-").order_by("username")
+                 .values_list("username", flat=True)[:count])
+    if len(names) < count:
+        sys.exit("the existing bench database has too few reviewers: run without --reuse")
+    return names
+
+
+def open_tasks() -> int:
+    from review.models import ReviewTask
+
+    return ReviewTask.objects.filter(queue__slug=QUEUE, state=ReviewTask.State.OPEN).count()
+
+
+def max_task_pk() -> int:
+    from django.db.models import Max
+
+    from review.models import ReviewTask
+
+    return ReviewTask.objects.aggregate(m=Max("pk"))["m"]
+
+
+def mark_done(pk: int, conn) -> None:
+    """Untimed, between two timed claims: the claimed task leaves the queue as if decided."""
+    conn.execute(
+        "UPDATE review_reviewtask SET state = 'decided', decided_at = now(), lease_token = NULL, "
+        "lease_expires_at = NULL WHERE id = %s",
+        [pk],
+    )
+
+
+# --- the app under gunicorn ---------------------------------------------------------------------
+
+
+def run(cmd: list[str]) -> None:
+    subprocess.run(cmd, cwd=ROOT, check=True)
+
+
+def start_gunicorn(db_url: str, args) -> subprocess.Popen:
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "claim_bench_settings",
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT)]),
+        "DATABASE_URL": db_url,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DB_CONN_MAX_AGE": "600",
+    }
+    cmd = [
+        sys.executable, "-m", "gunicorn", "backoffice.wsgi:application",
+        "--bind", f"127.0.0.1:{args.port}", "--workers", str(args.workers), "--threads", str(args.threads),
+        "--worker-class", "gthread", "--log-level", "warning", "--backlog", "512",
+    ]
+    server = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                print(f"gunicorn: {args.workers} workers x {args.threads} threads on 127.0.0.1:{args.port}")
+                return server
+        except OSError:
+            time.sleep(0.3)
+    server.terminate()
+    sys.exit("gunicorn did not start")
+
+
+# --- HTTP clients -------------------------------------------------------------------------------
+
+
+class Client:
+    """One reviewer's browser: a keep-alive connection, cookies, the CSRF header, and its claim."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.cookies: dict[str, str] = {}
+        self.task: tuple[int, str] | None = None  # (pk, lease) of the item on screen
+        self.db = None
+
+    def request(self, method: str, path: str, data: dict | None = None, htmx: bool = False):
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        body = None
+        if method == "POST":
+            body = urllib.parse.urlencode(data or {})
+            headers |= {"Content-Type": "application/x-www-form-urlencoded",
+                        "X-CSRFToken": self.cookies.get("csrftoken", "")}
+        if htmx:
+            headers["HX-Request"] = "true"
+        try:
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
+        except (http.client.HTTPException, OSError):
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
+        content = response.read().decode()
+        for cookie in response.headers.get_all("Set-Cookie") or []:
+            name, _, rest = cookie.partition("=")
+            self.cookies[name.strip()] = rest.split(";", 1)[0]
+        return response.status, response.headers, content
+
+    def log_in(self, username: str) -> None:
+        self.request("GET", "/accounts/login/")
+        status, _, _ = self.request("POST", "/accounts/login/", {
+            "username": username, "password": PASSWORD, "csrfmiddlewaretoken": self.cookies["csrftoken"],
+        })
+        if status != 302 or "sessionid" not in self.cookies:
+            sys.exit(f"login failed for {username}: {status}")
+
+
+TASK = re.compile(r'data-task="(\d+)"')
+LEASE = re.compile(r'name="lease" value="([0-9a-f-]{36})"')
+
+
+def parse_panel(content: str) -> tuple[int, str] | None:
+    task, lease = TASK.search(content), LEASE.search(content)
+    return (int(task.group(1)), lease.group(1)) if task and lease else None
+
+
+def baseline(client: Client, i: int, max_pk: int) -> None:
+    status, _, _ = client.request("GET", f"/bench/baseline/{1 + (i * 7919) % max_pk}/")
+    assert status == 200, status
+
+
+def claim(client: Client, i: int) -> float:
+    started = time.perf_counter()
+    status, headers, _ = client.request("POST", f"/queues/{QUEUE}/next/")
+    elapsed = time.perf_counter() - started
+    assert status == 302 and "/tasks/" in headers["Location"], (status, headers.get("Location"))
+    mark_done(int(headers["Location"].rstrip("/").rsplit("/", 1)[1]), client.db)
+    return elapsed
+
+
+def submit_and_next(client: Client, i: int) -> float | None:
+    if client.task is None:  # untimed: the first item on screen
+        _, _, content = client.request("POST", f"/queues/{QUEUE}/next/", htmx=True)
+        client.task = parse_panel(content)
+    pk, lease = client.task
+    started = time.perf_counter()
+    status, _, content = client.request("POST", f"/tasks/{pk}/approve/", {"lease": lease}, htmx=True)
+    elapsed = time.perf_counter() - started
+    assert status == 200, (status, content[:300])
+    client.task = parse_panel(content)
+    return elapsed
+
+
+class Row:
+    def __init__(self, phase: str, reviewers: int, latencies: list[float], wall: float):
+        self.phase, self.reviewers, self.count = phase, reviewers, len(latencies)
+        self.rate = self.count / wall
+        ordered = sorted(latencies)
+        self.p50 = statistics.median(ordered) * 1000
+        self.p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000
+
+    def __str__(self) -> str:
+        return (f"{self.phase:<18}{self.reviewers:>10}{self.count:>10}{self.rate:>10.1f}"
+                f"{self.p50:>10.1f}{self.p95:>10.1f}")
+
+
+def run_phase(name: str, clients: list[Client], total: int, action) -> Row:
+    per_client = max(1, total // len(clients))
+    latencies: list[float] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(clients))
+    errors: list[BaseException] = []
+
+    def work(client: Client) -> None:
+        mine = []
+        barrier.wait()
+        try:
+            for i in range(per_client):
+                started = time.perf_counter()
+                timed = action(client, i)
+                mine.append(timed if isinstance(timed, float) else time.perf_counter() - started)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=work, args=(c,)) for c in clients]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    if name == "submit-and-next":  # put the items still on screen back for the next level
+        for client in clients:
+            if client.task:
+                client.request("POST", f"/tasks/{client.task[0]}/release/", {"lease": client.task[1]})
+                client.task = None
+    return Row(name, len(clients), latencies, wall)
+
+
+if __name__ == "__main__":
+    main()
