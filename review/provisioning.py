@@ -5,18 +5,16 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from agents import services
 from agents.catalogue import STANDARD_PROCESSES
 from agents.models import Process
-from review import queues, trail
+from review import configuration, queues, trail
 from review.trail import Action, System
 
 
 @transaction.atomic
-def ensure_standard_processes(
-    *, actor: User | None = None, mode: str = Process.Mode.AUTONOMOUS
-) -> list[Process]:
+def ensure_standard_processes(*, actor: User | None = None, mode: str = Process.Mode.AUTONOMOUS) -> list[Process]:
     """Create any missing standard process with its queues and an active rules agent (idempotent)."""
+    who = actor or System("setup")
     created = []
     for definition in STANDARD_PROCESSES:
         process, was_created = Process.objects.get_or_create(
@@ -30,41 +28,29 @@ def ensure_standard_processes(
             },
         )
         queues.ensure_queues(process)
-        if was_created:
-            version = services.create_version(
-                process=process,
-                provider="rules",
-                model="rules-v1",
-                instructions="Offline rules agent.",
-                settings={"ruleset": definition["ruleset"]},
-                notes="Created with the process.",
-                actor=actor,
-            )
-            services.activate_version(version=version)
-            who = actor or System("setup")
-            trail.record(
-                Action.VERSION_CREATED,
-                actor=who,
-                process=process,
-                data={"version": version.number, "provider": version.provider, "settings": version.settings},
-            )
-            trail.record(
-                Action.VERSION_ACTIVATED,
-                actor=who,
-                process=process,
-                data={"version": version.number, "previous": None},
-            )
-            trail.record(
-                Action.AUTONOMY_CHANGED,
-                actor=who,
-                process=process,
-                data={
-                    "changes": {
-                        "autonomy_mode": [None, process.autonomy_mode],
-                        "confidence_threshold": [None, str(process.confidence_threshold)],
-                        "audit_sample_rate": [None, str(process.audit_sample_rate)],
-                    }
-                },
-            )
-            created.append(process)
+        if not was_created:
+            continue
+        trail.record(
+            Action.PROCESS_CREATED,
+            actor=who,
+            process=process,
+            data={
+                "fields": process.fields,
+                "autonomy_mode": process.autonomy_mode,
+                "confidence_threshold": str(process.confidence_threshold),
+                "audit_sample_rate": str(process.audit_sample_rate),
+                "target_accuracy": str(process.target_accuracy),
+            },
+        )
+        version = configuration.create_agent_version(
+            process=process,
+            actor=actor,
+            provider="rules",
+            model="rules-v1",
+            instructions="Offline rules agent.",
+            settings={"ruleset": definition["ruleset"]},
+            notes="Created with the process.",
+        )
+        configuration.activate_agent_version(version=version, actor=who)
+        created.append(process)
     return created

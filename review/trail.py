@@ -37,6 +37,7 @@ class Action:
     DECISION_CORRECTED = "decision.corrected"
     DECISION_REJECTED = "decision.rejected"
     DECISION_ESCALATED = "decision.escalated"
+    PROCESS_CREATED = "config.process_created"
     AUTONOMY_CHANGED = "config.autonomy_changed"
     VERSION_CREATED = "config.version_created"
     VERSION_ACTIVATED = "config.version_activated"

@@ -51,7 +51,10 @@ def queue_prefetch(request: AuthedRequest, slug: str) -> HttpResponse:
 def task_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     task = permissions.get_task_for_user(request.user, pk)
     if _is_live_claim(task, request.user):
-        claims.start_task(task=task, reviewer=request.user)
+        try:
+            claims.start_task(task=task, reviewer=request.user)
+        except LeaseLost:  # expired between the read and the renewal: shown read-only below
+            task.refresh_from_db(fields=["state", "lease_expires_at"])
     return render(request, "review/task.html", _screen(request, task))
 
 
