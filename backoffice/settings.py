@@ -78,6 +78,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "review.context_processors.roles",
             ],
         },
     },
@@ -147,6 +148,11 @@ CELERY_BEAT_SCHEDULE = {
     "checkpoint-trail": {"task": "review.tasks.checkpoint_trail", "schedule": 300.0},
     "release-expired-leases": {"task": "review.tasks.release_expired_leases", "schedule": 30.0},
 }
+# The drift guard: how often autonomous processes' audited accuracy is checked against their target.
+CELERY_BEAT_SCHEDULE["drift-guard"] = {
+    "task": "review.tasks.guard_against_drift",
+    "schedule": float(os.environ.get("DRIFT_GUARD_SECONDS", "900")),
+}
 # A document still "processing" after this many seconds is assumed lost by its worker and re-queued.
 TRIAGE_STALL_SECONDS = int(os.environ.get("TRIAGE_STALL_SECONDS", "600"))
 # A reviewer's claim on a task lasts this long; the open review page renews it (heartbeat).
@@ -184,3 +190,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"celery.app.trace": {"level": os.environ.get("CELERY_TRACE_LOG_LEVEL", "WARNING")}},
 }
+
+# Evaluation: reviewer minutes are costed at this hourly rate (fully loaded cost per document).
+REVIEWER_HOURLY_RATE = Decimal(os.environ.get("REVIEWER_HOURLY_RATE", "30"))

@@ -26,19 +26,20 @@ class NothingToRollBack(Exception):
 
 
 @transaction.atomic
-def change_autonomy(*, process: Process, changes: dict[str, Any], actor: Actor) -> dict[str, tuple[Any, Any]]:
+def change_autonomy(
+    *, process: Process, changes: dict[str, Any], actor: Actor, evidence: dict[str, Any] | None = None
+) -> dict[str, tuple[Any, Any]]:
     """Change a process's autonomy settings; trail entry with {field: [before, after]} if anything changed.
 
-    Raises ValueError for a field that is not an autonomy setting (agents.services.set_autonomy).
+    `evidence` (what justified an automatic change, such as the drift guard's) goes into the same
+    entry. Raises ValueError for a field that is not an autonomy setting (agents.services.set_autonomy).
     """
     diff = services.set_autonomy(process=process, changes=changes)
     if diff:
-        trail.record(
-            Action.AUTONOMY_CHANGED,
-            actor=actor,
-            process=process,
-            data={"changes": {name: [before, after] for name, (before, after) in diff.items()}},
-        )
+        data: dict[str, Any] = {"changes": {name: [before, after] for name, (before, after) in diff.items()}}
+        if evidence is not None:
+            data["evidence"] = evidence
+        trail.record(Action.AUTONOMY_CHANGED, actor=actor, process=process, data=data)
     return diff
 
 

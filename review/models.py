@@ -262,3 +262,56 @@ class LabelledExample(models.Model):
 
     def __str__(self) -> str:
         return f"example {self.pk} ({self.outcome})"
+
+
+class VersionEvaluation(models.Model):
+    """A replay of the labelled set and the pinned regression cases through one agent version.
+
+    Results are aggregates only: per-field counts, reliability bins, the projection at the target
+    accuracy, and the ids of the pinned cases the version gets wrong.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    version = models.ForeignKey("agents.AgentVersion", on_delete=models.PROTECT, related_name="evaluations")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    agent_errors = models.PositiveIntegerField(default=0)
+    field_accuracy = models.JSONField(default=dict)  # {"total": [correct, compared], ...}
+    overall_accuracy = models.FloatField(null=True, blank=True)  # correct fields / compared fields
+    document_accuracy = models.FloatField(null=True, blank=True)  # share with every field right
+    calibration = models.JSONField(default=list)  # [{lower, upper, n, confidence, accuracy}]
+    ece = models.FloatField(null=True, blank=True)
+    target_accuracy = models.FloatField(null=True, blank=True)
+    recommended_threshold = models.FloatField(null=True, blank=True)
+    projected_automation = models.FloatField(null=True, blank=True)
+    projection_message = models.TextField(blank=True)
+    regression_total = models.PositiveIntegerField(default=0)
+    regression_failed = models.JSONField(default=list)  # labelled example ids the version gets wrong
+    error_message = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["version", "-id"], name="evaluation_version_latest")]
+
+    def __str__(self) -> str:
+        return f"evaluation {self.pk} of version {self.version_id} ({self.state})"
+
+    @property
+    def in_progress(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.RUNNING)
+
+    @property
+    def progress_percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0

@@ -50,3 +50,30 @@ def checkpoint_trail() -> int:
     from review.trail import write_checkpoint
 
     return write_checkpoint(reason="periodic").seq
+
+
+@shared_task
+def guard_against_drift() -> list[str]:
+    """Periodic: demote to shadow every autonomous process whose audited accuracy misses its target."""
+    from review.evaluation.drift import check_all_autonomous
+
+    return check_all_autonomous()
+
+
+@shared_task(
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=120,
+    max_retries=8,
+    acks_late=True,
+)
+def evaluate_version(evaluation_id: int) -> str:
+    """Replay the labelled set through an agent version (no-op if the evaluation is taken or finished)."""
+    from review.evaluation import replay
+
+    return replay.run_evaluation(evaluation_id)
+
+
+def enqueue_evaluation(evaluation_id: int) -> None:
+    """Queue a version evaluation once the current transaction commits."""
+    transaction.on_commit(lambda: evaluate_version.delay(evaluation_id), robust=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from review.views import auditor, documents, intake, reviewer
+from review.views import auditor, documents, evaluation, intake, process_admin, reviewer, versions
 
 app_name = "review"
 
@@ -25,4 +25,30 @@ urlpatterns = [
     path("tasks/<int:pk>/correct/", reviewer.correct, name="task-correct"),
     path("tasks/<int:pk>/reject/", reviewer.reject, name="task-reject"),
     path("tasks/<int:pk>/escalate/", reviewer.escalate, name="task-escalate"),
+    path("autonomy/", process_admin.process_list, name="autonomy"),
+    path("autonomy/<slug:slug>/versions/", versions.version_list, name="versions"),
+    path("autonomy/<slug:slug>/versions/new/", versions.version_create, name="version-create"),
+    path("autonomy/<slug:slug>/versions/compare/", versions.version_compare, name="version-compare"),
+    path("autonomy/<slug:slug>/versions/rollback/", versions.version_rollback, name="version-rollback"),
+    path(
+        "autonomy/<slug:slug>/versions/<int:number>/evaluate/",
+        versions.version_evaluate,
+        name="version-evaluate",
+    ),
+    path(
+        "autonomy/<slug:slug>/versions/<int:number>/evaluation/",
+        versions.version_progress,
+        name="version-progress",
+    ),
+    path(
+        "autonomy/<slug:slug>/versions/<int:number>/activate/",
+        versions.version_activate,
+        name="version-activate",
+    ),
+    path("documents/<int:pk>/regression-case/", versions.regression_case, name="regression-case"),
+    path("autonomy/<slug:slug>/", process_admin.process_page, name="autonomy-process"),
+    path("autonomy/<slug:slug>/apply-recommended/", process_admin.apply_recommended, name="autonomy-apply"),
+    path("autonomy/<slug:slug>/simulator.csv", process_admin.simulator_csv, name="autonomy-simulator-csv"),
+    path("autonomy/<slug:slug>/evaluation/", evaluation.evaluation_page, name="evaluation"),
+    path("autonomy/<slug:slug>/evaluation/<slug:table>.csv", evaluation.table_csv, name="evaluation-csv"),
 ]

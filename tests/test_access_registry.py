@@ -24,9 +24,11 @@ PERSONAS = ("alice", "bob", "sam", "paula", "audrey", "charlie")
 class Entry:
     name: str
     method: str
-    names: str  # "queue" | "task" | "document"
+    names: str  # "queue" | "task" | "document" | "process" (slug) | "version" (slug + active number)
+    # | "evaluation-table" (slug + a table name)
     # Who may reach it, per target: "reviewers" = holders of the target's queue,
-    # "process" = anyone working on the target's process, "auditors" = its auditors.
+    # "process" = anyone working on the target's process, "auditors" = its auditors,
+    # "admins" = its process admins.
     scope: str
 
 
@@ -43,6 +45,20 @@ REGISTRY = (
     Entry("review:document", "get", "document", "process"),
     Entry("review:document-file", "get", "document", "process"),
     Entry("review:timeline", "get", "document", "auditors"),
+    Entry("review:versions", "get", "process", "admins"),
+    Entry("review:version-create", "post", "process", "admins"),
+    Entry("review:version-compare", "get", "process", "admins"),
+    Entry("review:version-rollback", "post", "process", "admins"),
+    Entry("review:version-evaluate", "post", "version", "admins"),
+    Entry("review:version-progress", "get", "version", "admins"),
+    Entry("review:version-activate", "post", "version", "admins"),
+    Entry("review:regression-case", "post", "document", "admins"),
+    Entry("review:autonomy-process", "get", "process", "admins"),
+    Entry("review:autonomy-process", "post", "process", "admins"),
+    Entry("review:autonomy-apply", "post", "process", "admins"),
+    Entry("review:autonomy-simulator-csv", "get", "process", "admins"),
+    Entry("review:evaluation", "get", "process", "admins"),
+    Entry("review:evaluation-csv", "get", "evaluation-table", "admins"),
 )
 
 # Who may reach each target (see the persona fixtures in conftest.py).
@@ -56,6 +72,9 @@ ALLOWED = {
     ("invoice-review", "auditors"): {"audrey"},
     ("invoice-escalation", "auditors"): {"audrey"},
     ("receipt-review", "auditors"): {"audrey"},
+    ("invoice-review", "admins"): {"paula"},
+    ("invoice-escalation", "admins"): {"paula"},
+    ("receipt-review", "admins"): set(),
 }
 
 
@@ -78,6 +97,13 @@ def url_for(entry: Entry, task: ReviewTask) -> str:
         return reverse(entry.name, kwargs={"slug": task.queue.slug})
     if entry.names == "task":
         return reverse(entry.name, kwargs={"pk": task.pk})
+    if entry.names == "process":
+        return reverse(entry.name, kwargs={"slug": task.queue.process.slug})
+    if entry.names == "evaluation-table":
+        return reverse(entry.name, kwargs={"slug": task.queue.process.slug, "table": "summary"})
+    if entry.names == "version":
+        active = task.queue.process.versions.get(is_active=True)
+        return reverse(entry.name, kwargs={"slug": task.queue.process.slug, "number": active.number})
     return reverse(entry.name, kwargs={"pk": task.document_id})
 
 

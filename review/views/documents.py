@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 
 from agents.models import Document
 from backoffice.types import AuthedRequest
-from review import permissions, selectors
+from review import agent_versions, permissions, selectors
 
 
 @require_GET
@@ -59,9 +59,10 @@ def document_list(request: AuthedRequest) -> HttpResponse:
 @require_GET
 def document_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     document = permissions.get_document_for_user(request.user, pk)
-    return render(
-        request, "review/document.html", {"document": document, **selectors.document_detail(document)}
-    )
+    context = {"document": document, **selectors.document_detail(document)}
+    if permissions.administered_processes(request.user).filter(pk=document.process_id).exists():
+        context["regression_example"] = agent_versions.example_to_pin(document.pk)
+    return render(request, "review/document.html", context)
 
 
 @xframe_options_sameorigin  # shown in a frame beside the fields on the review screen

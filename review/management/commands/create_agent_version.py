@@ -11,22 +11,17 @@ environment variable that holds it, and the worker reads the key from its own en
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from agents.models import AgentVersion, Process
-from agents.providers.base import AgentSpec, ProviderError
-from agents.providers.openai_provider import CONFIDENCE_MODES, DEFAULT_KEY_ENV, Settings
-from review import configuration
+from agents.providers.openai_provider import CONFIDENCE_MODES, DEFAULT_KEY_ENV
+from review import agent_versions, configuration
 from review.trail import System
-
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class Command(BaseCommand):
@@ -104,49 +99,23 @@ class Command(BaseCommand):
         return text.strip()
 
     def _settings(self, process: Process, options: dict[str, Any], instructions: str) -> dict[str, Any]:
-        """Provider settings, checked by the provider itself before anything is written."""
-        key_env = options["api_key_env"]
-        if not ENV_NAME.match(key_env):
-            # Never echo the value: it may be a key pasted in the wrong place.
-            raise CommandError(
-                "--api-key-env takes the NAME of an environment variable (such as OPENAI_API_KEY), "
-                "not a key; the value given is not a valid variable name"
-            )
+        """Provider settings, checked (as on the versions screen) before anything is written."""
         urls, models = options["base_url"], options["model"]
-        for url in urls:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise CommandError(f"--base-url {url!r} is not an http(s) URL")
-            if parts.username or parts.password or parts.query:
-                raise CommandError(f"--base-url {url!r} must not carry credentials or a query string")
         if len(urls) > 1 and len(models) > 1 and len(urls) != len(models):
             raise CommandError("give one --model, or one per --base-url")
         count = max(len(urls), len(models))
         endpoints = [
-            {
-                **({"base_url": urls[min(i, len(urls) - 1)]} if urls else {}),
-                "model": models[min(i, len(models) - 1)],
-                "api_key_env": key_env,
-            }
+            (urls[min(i, len(urls) - 1)] if urls else "", models[min(i, len(models) - 1)])
             for i in range(count)
         ]
-        settings = {
-            "endpoints": endpoints,
-            "timeout_s": options["timeout"],
-            "max_retries": options["retries"],
-            "backoff_s": options["backoff"],
-            "confidence": options["confidence"],
-            "samples": options["samples"],
-        }
-        spec = AgentSpec(
-            process_slug=process.slug, provider=options["provider"], model=models[0],
-            instructions=instructions, fields=process.field_specs, settings=settings,
-        )  # fmt: skip
         try:
-            Settings.from_spec(spec)
-        except ProviderError as exc:
-            raise CommandError(exc.message) from None
-        return settings
+            return agent_versions.openai_settings(
+                process=process, endpoints=endpoints, api_key_env=options["api_key_env"],
+                instructions=instructions, timeout_s=options["timeout"], max_retries=options["retries"],
+                backoff_s=options["backoff"], confidence=options["confidence"], samples=options["samples"],
+            )  # fmt: skip
+        except agent_versions.InvalidSettings as exc:
+            raise CommandError(str(exc)) from None
 
     def _report(self, version: AgentVersion, options: dict[str, Any]) -> None:
         state = "active" if options["activate"] else "inactive (not used until activated)"
