@@ -1,5 +1,8 @@
 """Every URL that names a queue, task or document, checked for every persona.
 
+(URLs naming a process, under autonomy/, belong to the process admin screens and are not covered
+here yet.)
+
 A user who may not see the object gets 404 (never 403, never the data) and changes nothing; a
 user who may see it does not get 404. A new URL naming an object must be added to REGISTRY: the
 completeness test fails until it is.
@@ -7,6 +10,7 @@ completeness test fails until it is.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -114,20 +118,28 @@ def snapshot() -> tuple:
     return tasks, Decision.objects.count(), TrailEntry.objects.count()
 
 
-def test_every_url_naming_an_object_is_in_the_registry():
+NAMES_AN_OBJECT = re.compile(r"(^|/)(queues|tasks|documents)/<")
+
+
+def test_every_url_naming_a_queue_task_or_document_is_in_the_registry():
     named = set()
 
-    def walk(patterns, prefix=""):
+    def walk(patterns, prefix="", route=""):
         for p in patterns:
             if isinstance(p, URLPattern):
-                if p.pattern.converters and {"pk", "slug"} & set(p.pattern.converters):
+                if NAMES_AN_OBJECT.search(route + str(p.pattern)):
                     named.add(f"{prefix}{p.name}")
             else:
-                walk(p.url_patterns, prefix + (f"{p.namespace}:" if p.namespace else ""))
+                walk(
+                    p.url_patterns,
+                    prefix + (f"{p.namespace}:" if p.namespace else ""),
+                    route + str(p.pattern),
+                )
 
     walk(get_resolver().url_patterns)
-    registered = {entry.name for entry in REGISTRY}
-    assert named - {n for n in named if n.startswith("admin:")} <= registered, "add the new URL to REGISTRY"
+    assert "review:task-approve" in named and "review:timeline" in named  # the walk finds them
+    missing = named - {entry.name for entry in REGISTRY}
+    assert not missing, f"add these URLs to REGISTRY: {sorted(missing)}"
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
