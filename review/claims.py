@@ -16,7 +16,6 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
-from agents.models import Document
 from review import trail
 from review.models import Queue, ReviewTask
 from review.trail import Action, System
@@ -59,13 +58,22 @@ def claim_next_task(*, queue: Queue, reviewer: User, prefetch: bool = False) -> 
 
     Skips rows other claimers hold locked, so concurrent claimers never get the same task.
     A prefetched claim is not started (its time on screen starts with `start_task`).
-    Writes a task.claimed trail entry. Related objects of the returned task are not loaded.
+    Related objects of the returned task are not loaded. No trail entry: a claim changes no
+    document and decides nothing; who held the task and since when is on the task, and the
+    decision's trail entry carries the claim time and the time spent. Keeping the hot path off
+    the hash chain's head lock keeps claims concurrent.
     """
     now = timezone.now()
     expires = now + lease_duration()
     params = [
-        ReviewTask.State.CLAIMED, reviewer.pk, uuid.uuid4(), expires, now, None if prefetch else now,
-        queue.pk, ReviewTask.State.OPEN,
+        ReviewTask.State.CLAIMED,
+        reviewer.pk,
+        uuid.uuid4(),
+        expires,
+        now,
+        None if prefetch else now,
+        queue.pk,
+        ReviewTask.State.OPEN,
     ]
     # raw() maps the returned columns onto the model and applies the fields' converters (JSON).
     task = next(iter(ReviewTask.objects.raw(CLAIM_SQL, params)), None)
@@ -73,13 +81,6 @@ def claim_next_task(*, queue: Queue, reviewer: User, prefetch: bool = False) -> 
         return None
     task.queue = queue
     task.claimed_by = reviewer
-    trail.record(
-        Action.TASK_CLAIMED,
-        actor=reviewer,
-        process=queue.process,
-        document=Document(pk=task.document_id, process_id=queue.process_id),
-        data={"task": task.pk, "queue": queue.slug, "lease_expires_at": expires, "prefetch": prefetch},
-    )
     return task
 
 
@@ -129,9 +130,11 @@ def held_claim(queue: Queue, reviewer: User, *, exclude: int | None = None) -> R
     qs = held_claims(queue, reviewer)
     if exclude:
         qs = qs.exclude(pk=exclude)
-    return qs.order_by("started_at", "claimed_at", "id").only(
-        "id", "queue_id", "claimed_by_id", "lease_token", "started_at"
-    ).first()
+    return (
+        qs.order_by("started_at", "claimed_at", "id")
+        .only("id", "queue_id", "claimed_by_id", "lease_token", "started_at")
+        .first()
+    )
 
 
 def start_task(*, task: ReviewTask, reviewer: User) -> None:
@@ -180,7 +183,9 @@ def release_task(*, task: ReviewTask, reviewer: User, lease_token: uuid.UUID | s
     if updated != 1:
         raise LeaseLost(task.pk)
     trail.record(
-        Action.TASK_RELEASED, actor=reviewer, document=task.document,
+        Action.TASK_RELEASED,
+        actor=reviewer,
+        document=task.document,
         data={"task": task.pk, "queue": task.queue.slug, "why": "released by the reviewer"},
     )
 

@@ -168,6 +168,7 @@ def _decide(
             "before": before,
             "after": final,
             "changes": changes,
+            "claimed_at": decision.claimed_at,
             "seconds_spent": decision.seconds_spent,
             "note": note,
             "route_reason": task.reason,
