@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import Group, User
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from guardian.shortcuts import assign_perm, get_group_perms, get_user_perms, remove_perm
 
@@ -99,9 +100,31 @@ def grant_process(codename: str, process: Process, to: User | Group) -> None:
     assign_perm(codename, to, process)
 
 
+# The same grant test as queues_for_user, as plain SQL for the reviewer's hot path ("next item",
+# every decision): compiling the ORM's EXISTS subqueries costs more than running them.
+# tests/test_access_registry.py checks both paths for every persona.
+HOLDS_QUEUE_SQL = f"""
+SELECT q.* FROM {Queue._meta.db_table} q
+WHERE q.slug = %(slug)s AND (
+    EXISTS (SELECT 1 FROM {QueueUserObjectPermission._meta.db_table} g
+            JOIN auth_permission p ON p.id = g.permission_id
+            WHERE g.content_object_id = q.id AND g.user_id = %(user)s AND p.codename = 'work_queue')
+    OR EXISTS (SELECT 1 FROM {QueueGroupObjectPermission._meta.db_table} g
+            JOIN auth_permission p ON p.id = g.permission_id
+            JOIN auth_user_groups ug ON ug.group_id = g.group_id
+            WHERE g.content_object_id = q.id AND ug.user_id = %(user)s AND p.codename = 'work_queue')
+)
+"""
+
+
 def get_queue_for_user(user: User, slug: str) -> Queue:
     """A queue the user holds (work_queue, directly or through a group), else 404."""
-    return get_object_or_404(queues_for_user(user).select_related("process"), slug=slug)
+    if not user.is_authenticated or not user.is_active:
+        raise Http404
+    queue = next(iter(Queue.objects.raw(HOLDS_QUEUE_SQL, {"slug": slug, "user": user.pk})), None)
+    if queue is None:
+        raise Http404
+    return queue
 
 
 def get_task_for_user(user: User, pk: int) -> ReviewTask:
