@@ -12,7 +12,9 @@ from review.trail import Action, System
 
 
 @transaction.atomic
-def ensure_standard_processes(*, actor: User | None = None, mode: str = Process.Mode.AUTONOMOUS) -> list[Process]:
+def ensure_standard_processes(
+    *, actor: User | None = None, mode: str = Process.Mode.AUTONOMOUS
+) -> list[Process]:
     """Create any missing standard process with its queues and an active rules agent (idempotent)."""
     who = actor or System("setup")
     created = []

@@ -40,14 +40,21 @@ class ProcessSummary:
     @property
     def reasons(self) -> list[tuple[str, str, int]]:
         labels = dict(Reason.CHOICES)
-        return [(code, labels[code], self.waiting_by_reason[code]) for code, _ in Reason.CHOICES
-                if self.waiting_by_reason.get(code)]
+        return [
+            (code, labels[code], self.waiting_by_reason[code])
+            for code, _ in Reason.CHOICES
+            if self.waiting_by_reason.get(code)
+        ]
 
 
 def process_summaries(process_ids: set[int]) -> list[ProcessSummary]:
     """Per process: documents by state, and live review tasks by reason. Two grouped queries."""
     summaries = {p.pk: ProcessSummary(p) for p in Process.objects.filter(pk__in=process_ids).order_by("name")}
-    by_state = Document.objects.filter(process_id__in=process_ids).values("process_id", "state").annotate(n=Count("id"))
+    by_state = (
+        Document.objects.filter(process_id__in=process_ids)
+        .values("process_id", "state")
+        .annotate(n=Count("id"))
+    )
     for row in by_state:
         summaries[row["process_id"]].by_state[row["state"]] = row["n"]
     waiting = (
@@ -122,14 +129,18 @@ def queue_overview(user: User, queues: QuerySet[Queue]) -> list[QueueRow]:
         rows[row["queue_id"]].oldest_created_at = row["oldest"]
     held = (
         ReviewTask.objects.filter(queue_id__in=rows, state=ReviewTask.State.CLAIMED, claimed_by=user)
-        .values("queue_id").annotate(n=Count("id")).order_by()
+        .values("queue_id")
+        .annotate(n=Count("id"))
+        .order_by()
     )
     for row in held:
         rows[row["queue_id"]].held_by_me = row["n"]
     start_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     mine = (
         Decision.objects.filter(reviewer=user, created_at__gte=start_of_day, task__queue_id__in=rows)
-        .values("task__queue_id").annotate(n=Count("id")).order_by()
+        .values("task__queue_id")
+        .annotate(n=Count("id"))
+        .order_by()
     )
     for row in mine:
         rows[row["task__queue_id"]].mine_today = row["n"]
@@ -182,8 +193,17 @@ def field_rows(task: ReviewTask) -> list[FieldRow]:
             why = "no confidence reported"
         else:
             why = ""
-        rows.append(FieldRow(spec, output.get(spec.name), confidence, methods.get(spec.name, ""),
-                             bool(why), why, field_errors))
+        rows.append(
+            FieldRow(
+                spec,
+                output.get(spec.name),
+                confidence,
+                methods.get(spec.name, ""),
+                bool(why),
+                why,
+                field_errors,
+            )
+        )
     return sorted(rows, key=lambda r: (not r.flagged, r.confidence if r.confidence is not None else -1.0))
 
 
@@ -232,8 +252,9 @@ def spend_by_process(
 ) -> dict[int, Spend]:
     """Cost, tokens and run count of agent runs per process, from `since` (default 30 days ago) to
     `until` (default now). Failed runs and retries count: they were paid for. One grouped query."""
-    rows = _spend_rows(_runs_in_window(since, until).filter(document__process_id__in=process_ids),
-                       "document__process_id")
+    rows = _spend_rows(
+        _runs_in_window(since, until).filter(document__process_id__in=process_ids), "document__process_id"
+    )
     return {row["document__process_id"]: _spend(row) for row in rows}
 
 
