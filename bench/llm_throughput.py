@@ -176,6 +176,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process on this machine (backends come and go; the sum still
+    tells how much database work the documents cost)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(postgres" in text or "(postmaster" in text:
+            fields = text.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def own_cpu_seconds() -> float:
+    """This process: the fake model server's threads, the sender and the poller."""
+    usage = os.times()
+    return usage.user + usage.system
+
+
 def stop_worker(worker: subprocess.Popen) -> None:
     worker.terminate()
     try:
@@ -214,7 +235,9 @@ def main() -> None:
         REDIS_URL=args.redis_url,
         CELERY_TASK_ALWAYS_EAGER="0",
         MEDIA_ROOT=media,
-        DEBUG="1",
+        # the worker as deployed: DEBUG off (no per-query debug logging in the worker)
+        DEBUG="0",
+        SECRET_KEY="bench-only-secret-key-not-for-production-0123456789",
         LOG_LEVEL="WARNING",
     )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backoffice.settings")
@@ -237,7 +260,7 @@ def main() -> None:
         )
         print(
             f"{'PxT':>6} {'docs':>5} {'docs/s (runs)':>22} {'median':>8} {'ideal':>7} {'ratio':>6}"
-            f" {'worker ms':>9}"
+            f" {'worker ms':>9} {'postgres ms':>11} {'fake+bench ms':>13}"
         )
         for concurrency in levels:
             processes = min(args.processes, concurrency)
@@ -248,12 +271,15 @@ def main() -> None:
             try:
                 triage(make_documents(invoices, concurrency, f"warm{concurrency}"), timeout=120)
                 count = args.per_slot * concurrency
-                rates, cpu = [], []
+                rates, cpu, pg_cpu, own_cpu = [], [], [], []
                 for run in range(args.runs):
                     ids = make_documents(invoices, count, f"c{concurrency}r{run}")
                     before = sum(cpu_seconds(w.pid) for w in workers)
+                    pg_before, own_before = postgres_cpu_seconds(), own_cpu_seconds()
                     seconds, _ = triage(ids, timeout=120 + count * args.latency)
                     cpu.append((sum(cpu_seconds(w.pid) for w in workers) - before) / count)
+                    pg_cpu.append((postgres_cpu_seconds() - pg_before) / count)
+                    own_cpu.append((own_cpu_seconds() - own_before) / count)
                     rates.append(count / seconds)
             finally:
                 for worker in workers:
@@ -264,7 +290,8 @@ def main() -> None:
             shape = f"{processes}x{concurrency // processes}"
             print(
                 f"{shape:>6} {count:>5} {runs:>22} {median:>8.1f} {ideal:>7.1f} {median / ideal:>6.2f}"
-                f" {statistics.median(cpu) * 1000:>9.1f}"
+                f" {statistics.median(cpu) * 1000:>9.1f} {statistics.median(pg_cpu) * 1000:>11.1f}"
+                f" {statistics.median(own_cpu) * 1000:>13.1f}"
             )
             sys.stdout.flush()
 
