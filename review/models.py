@@ -88,6 +88,8 @@ class ReviewTask(models.Model):
                 name="task_claim_order",
             ),
             models.Index(fields=["queue", "state"], name="task_queue_state"),
+            # The oldest open item of a queue (queue page), without reading the queue.
+            models.Index(fields=["queue", "id"], condition=Q(state="open"), name="task_open_oldest"),
             models.Index(fields=["state", "lease_expires_at"], name="task_state_lease"),
         ]
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Min, Prefetch, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from agents.autonomy import Reason
 from agents.models import AgentRun, Document, Process
@@ -111,22 +113,55 @@ class QueueRow:
     mine_today: int = 0
     held_by_me: int = 0
 
+    @property
+    def open_capped(self) -> bool:
+        return self.open_count >= COUNT_CAP
+
+    @property
+    def overdue_capped(self) -> bool:
+        return self.overdue_count >= COUNT_CAP
+
+
+# Counting stops at this many: a queue of a million open items shows "10,000+", and the page
+# stays as fast as with a hundred (each count reads at most this many index entries).
+COUNT_CAP = 10_000
+
+QUEUE_FIGURES_SQL = f"""
+SELECT q.id,
+    (SELECT count(*) FROM (SELECT 1 FROM {ReviewTask._meta.db_table} t
+        WHERE t.queue_id = q.id AND t.state = %s LIMIT %s) s) AS open_count,
+    (SELECT count(*) FROM (SELECT 1 FROM {ReviewTask._meta.db_table} t
+        WHERE t.queue_id = q.id AND t.state = %s AND t.due_at < %s LIMIT %s) s) AS overdue,
+    (SELECT t.created_at FROM {ReviewTask._meta.db_table} t
+        WHERE t.queue_id = q.id AND t.state = %s ORDER BY t.id LIMIT 1) AS oldest
+FROM {Queue._meta.db_table} q
+WHERE q.id IN ({{ids}})
+"""
+
+
+def _as_datetime(value: datetime | str | None) -> datetime | None:
+    """A raw cursor gives SQLite's timestamps as text (the embedded demo); PostgreSQL's as datetimes."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+        if value is not None and timezone.is_naive(value):
+            value = timezone.make_aware(value, UTC)
+    return value
+
 
 def queue_overview(user: User, queues: QuerySet[Queue]) -> list[QueueRow]:
-    """The queues a user holds with open count, overdue count, oldest open item, and the user's
-    decisions today. Three grouped queries whatever the number of queues."""
+    """The queues a user holds with open count, overdue count (both capped at COUNT_CAP), oldest
+    open item, and the user's decisions today. Three queries whatever the number of queues."""
     rows = {q.pk: QueueRow(q) for q in queues.select_related("process").order_by("process__name", "kind")}
+    if not rows:
+        return []
     now = timezone.now()
-    open_stats = (
-        ReviewTask.objects.filter(queue_id__in=rows, state=ReviewTask.State.OPEN)
-        .values("queue_id")
-        .annotate(n=Count("id"), overdue=Count("id", filter=Q(due_at__lt=now)), oldest=Min("created_at"))
-        .order_by()
-    )
-    for row in open_stats:
-        rows[row["queue_id"]].open_count = row["n"]
-        rows[row["queue_id"]].overdue_count = row["overdue"]
-        rows[row["queue_id"]].oldest_created_at = row["oldest"]
+    state = ReviewTask.State.OPEN
+    params = [state, COUNT_CAP, state, now, COUNT_CAP, state, *rows]
+    with connection.cursor() as cursor:
+        cursor.execute(QUEUE_FIGURES_SQL.format(ids=", ".join(["%s"] * len(rows))), params)
+        for queue_id, open_count, overdue, oldest in cursor.fetchall():
+            rows[queue_id].open_count, rows[queue_id].overdue_count = open_count, overdue
+            rows[queue_id].oldest_created_at = _as_datetime(oldest)
     held = (
         ReviewTask.objects.filter(queue_id__in=rows, state=ReviewTask.State.CLAIMED, claimed_by=user)
         .values("queue_id")

@@ -53,6 +53,21 @@ def test_queue_page_lists_only_the_queues_the_user_holds_with_their_figures(
     assert "3\xa0hours" in body
 
 
+def test_queue_page_caps_its_counts_so_a_huge_queue_costs_no_more(client, alice, invoices, monkeypatch):
+    from review import selectors
+
+    monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+    for _ in range(5):
+        make_task(invoices, due_in=timedelta(hours=-1))
+    client.force_login(alice)
+
+    response = client.get(reverse("review:queues"))
+
+    row = response.context["rows"][0]
+    assert (row.open_count, row.overdue_count) == (3, 3) and row.open_capped and row.overdue_capped
+    assert ">3+" in response.content.decode().replace(" ", "")
+
+
 def test_queue_page_runs_a_fixed_number_of_queries(
     client, django_assert_max_num_queries, alice, sam, invoices
 ):

@@ -15,6 +15,7 @@ from django.db import connection
 from backoffice.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
+WORKER_LOG = ROOT / ".pytest_cache" / "celery-worker.log"  # kept after the run for diagnosis
 
 
 @pytest.fixture
@@ -43,7 +44,8 @@ def celery_worker(transactional_db, redis_url):
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "DJANGO_SETTINGS_MODULE": "backoffice.settings",
     }
-    log = open(ROOT / ".pytest_cache" / "celery-worker.log", "w")  # noqa: SIM115 - closed below
+    WORKER_LOG.parent.mkdir(parents=True, exist_ok=True)  # a fresh clone has no .pytest_cache yet
+    log = WORKER_LOG.open("w")
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -89,5 +91,5 @@ def wait_for(predicate, *, timeout: float = 60.0, what: str = "condition"):
         if value:
             return value
         time.sleep(0.2)
-    log = (ROOT / ".pytest_cache" / "celery-worker.log").read_text()[-3000:]
+    log = WORKER_LOG.read_text()[-3000:]
     pytest.fail(f"timed out waiting for {what}; worker log tail:\n{log}")
