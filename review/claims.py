@@ -46,10 +46,22 @@ WHERE id = (
     WHERE queue_id = %s AND state = %s
     ORDER BY priority DESC, due_at, id
     LIMIT 1
-    FOR UPDATE SKIP LOCKED
+    {{lock}}
 )
 RETURNING *
 """
+
+
+def _db(value, field: str):
+    """A value as the database stores it in that column (raw SQL gets no field conversion:
+    SQLite keeps UUIDs and datetimes as text in Django's own format)."""
+    return ReviewTask._meta.get_field(field).get_db_prep_value(value, connection)
+
+
+def _claim_sql() -> str:
+    # SQLite (the embedded demo) has no row locks: it serialises writers, so the plain
+    # conditional UPDATE is already exclusive there.
+    return CLAIM_SQL.format(lock="FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else "")
 
 
 @transaction.atomic(savepoint=False)  # called inside next_task_for: no savepoint round trips
@@ -68,15 +80,15 @@ def claim_next_task(*, queue: Queue, reviewer: User, prefetch: bool = False) -> 
     params = [
         ReviewTask.State.CLAIMED,
         reviewer.pk,
-        uuid.uuid4(),
-        expires,
-        now,
-        None if prefetch else now,
+        _db(uuid.uuid4(), "lease_token"),
+        _db(expires, "lease_expires_at"),
+        _db(now, "claimed_at"),
+        None if prefetch else _db(now, "started_at"),
         queue.pk,
         ReviewTask.State.OPEN,
     ]
     # raw() maps the returned columns onto the model and applies the fields' converters (JSON).
-    task = next(iter(ReviewTask.objects.raw(CLAIM_SQL, params)), None)
+    task = next(iter(ReviewTask.objects.raw(_claim_sql(), params)), None)
     if task is None:
         return None
     task.queue = queue
@@ -93,6 +105,8 @@ def _lock_reviewer(reviewer: User, *, own_transaction: bool) -> None:
     """Take the reviewer's claim lock. In a transaction of its own, a claim also commits without
     waiting for the disk: a claim lost in a crash only leaves the task open, and claims are the
     hot path. (The pk is an int, so the statement carries no parameters and goes in one trip.)"""
+    if connection.vendor != "postgresql":
+        return  # SQLite (the embedded demo) runs one writer at a time anyway
     relaxed = "SET LOCAL synchronous_commit = off; " if own_transaction else ""
     with connection.cursor() as cursor:
         cursor.execute(f"{relaxed}SELECT pg_advisory_xact_lock({REVIEWER_LOCK_SPACE}, {int(reviewer.pk)})")
@@ -143,7 +157,13 @@ LIMIT 1
 def held_claim(queue: Queue, reviewer: User, *, exclude: int | None = None) -> ReviewTask | None:
     """The reviewer's oldest live claim in a queue (an item they left, or the prefetched one);
     only the claim's own columns are loaded."""
-    params = [queue.pk, ReviewTask.State.CLAIMED, reviewer.pk, timezone.now(), exclude or 0]
+    params = [
+        queue.pk,
+        ReviewTask.State.CLAIMED,
+        reviewer.pk,
+        _db(timezone.now(), "lease_expires_at"),
+        exclude or 0,
+    ]
     return next(iter(ReviewTask.objects.raw(HELD_CLAIM_SQL, params)), None)
 
 

@@ -156,7 +156,8 @@ def queue_overview(user: User, queues: QuerySet[Queue]) -> list[QueueRow]:
         return []
     now = timezone.now()
     state = ReviewTask.State.OPEN
-    params = [state, COUNT_CAP, state, now, COUNT_CAP, state, *rows]
+    now_in_db = ReviewTask._meta.get_field("due_at").get_db_prep_value(now, connection)
+    params = [state, COUNT_CAP, state, now_in_db, COUNT_CAP, state, *rows]
     with connection.cursor() as cursor:
         cursor.execute(QUEUE_FIGURES_SQL.format(ids=", ".join(["%s"] * len(rows))), params)
         for queue_id, open_count, overdue, oldest in cursor.fetchall():

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 
 from agents.models import Process
 from review.configuration import change_autonomy
@@ -82,16 +82,14 @@ class Banner:
 def banners(processes: QuerySet[Process]) -> list[Banner]:
     """Per process, its latest mode change if the guard made it and the mode is still not autonomous.
 
-    One query for the processes, one for their latest mode changes (DISTINCT ON process).
+    One query for the processes, one for their latest mode changes.
     """
     by_pk = {p.pk: p for p in processes.exclude(autonomy_mode=Process.Mode.AUTONOMOUS)}
     if not by_pk:
         return []
-    latest = (
-        _mode_changes(list(by_pk))
-        .order_by("process_id", "-seq")
-        .distinct("process_id")
-        .only("process_id", "created_at", "actor_kind", "actor_label", "data")
+    newest = _mode_changes(list(by_pk)).values("process_id").annotate(seq=Max("seq")).values("seq")
+    latest = TrailEntry.objects.filter(seq__in=newest).only(
+        "process_id", "created_at", "actor_kind", "actor_label", "data"
     )
     return [
         Banner(by_pk[e.process_id], e.created_at, e.data.get("evidence", {}))
