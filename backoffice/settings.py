@@ -165,6 +165,10 @@ TRIAGE_STALL_SECONDS = int(os.environ.get("TRIAGE_STALL_SECONDS", "600"))
 REVIEW_LEASE_SECONDS = int(os.environ.get("REVIEW_LEASE_SECONDS", "300"))
 REVIEW_HEARTBEAT_SECONDS = int(os.environ.get("REVIEW_HEARTBEAT_SECONDS", "60"))
 
+# The only environment variables an agent version may name as its API key: the provider reads no
+# others, so no admin can have another server secret sent to an endpoint.
+LLM_API_KEY_ENVS = env_list("LLM_API_KEY_ENVS", "OPENAI_API_KEY")
+
 # LLM prices per 1,000 tokens, by model name (for cost per run). Override with LLM_PRICES_JSON.
 LLM_PRICES = {
     "gpt-4o-mini": {"input_per_1k": Decimal("0.00015"), "output_per_1k": Decimal("0.0006")},

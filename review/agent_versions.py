@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet, Sum
@@ -87,6 +88,14 @@ def openai_settings(
         raise InvalidSettings(
             "the API key variable takes the NAME of an environment variable (such as OPENAI_API_KEY), "
             "not a key; the value given looks like a key or is not a valid variable name"
+        )
+    allowed = django_settings.LLM_API_KEY_ENVS
+    if api_key_env not in allowed:
+        # Otherwise an admin could have any server secret (SECRET_KEY, DATABASE_URL...) sent as a
+        # bearer token to a URL of their choosing.
+        raise InvalidSettings(
+            f"the API key variable {api_key_env} is not one the operator allows for LLM keys "
+            f"(LLM_API_KEY_ENVS: {', '.join(allowed)})"
         )
     if not endpoints:
         raise InvalidSettings("give at least one endpoint (base URL and model)")

@@ -14,6 +14,12 @@ from review.models import TrailEntry
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def llm_key_variable_allowed(settings):
+    """The operator allows LLM_KEY as an API key variable in these tests."""
+    settings.LLM_API_KEY_ENVS = ["OPENAI_API_KEY", "LLM_KEY"]
+
+
 def run(*args: str) -> str:
     out = StringIO()
     call_command("create_agent_version", *args, stdout=out)

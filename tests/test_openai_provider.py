@@ -549,3 +549,14 @@ def test_one_provider_serves_many_threads_without_mixing_answers(provider):
     assert errors == []
     assert results == {i: f"N-{i}" for i in range(16)}
     assert len(provider._clients) == 1
+
+
+def test_the_product_provider_sees_only_the_allowed_key_variables(monkeypatch):
+    from agents.providers import AllowedEnv
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-allowed")
+    monkeypatch.setenv("SECRET_KEY", "django-secret")
+    env = AllowedEnv(["OPENAI_API_KEY"])
+    assert env.get("OPENAI_API_KEY") == "sk-allowed"
+    assert env.get("SECRET_KEY") is None and "SECRET_KEY" not in env
+    assert list(env) == ["OPENAI_API_KEY"]

@@ -13,6 +13,13 @@ from tests.versions_data import decided_example, new_version
 
 pytestmark = pytest.mark.usefixtures("media")
 
+
+@pytest.fixture(autouse=True)
+def llm_key_variable_allowed(settings):
+    """The operator allows LLM_KEY as an API key variable in these tests."""
+    settings.LLM_API_KEY_ENVS = ["OPENAI_API_KEY", "LLM_KEY"]
+
+
 OPENAI_POST = {
     "provider": "openai",
     "endpoints": "http://127.0.0.1:9/v1 fake-llm\nhttp://127.0.0.1:10/v1 fake-llm-b",
@@ -88,6 +95,8 @@ def test_it_creates_an_openai_version_with_failover_endpoints_and_no_key(client,
         ({"endpoints": "  \n"}, "at least one endpoint"),
         ({"api_key_env": "sk-proj-Abc123def456ghi789"}, "NAME of an environment variable"),
         ({"api_key_env": "AbCdEf0123456789XyZ987"}, "NAME of an environment variable"),
+        ({"api_key_env": "SECRET_KEY"}, "not one the operator allows"),
+        ({"api_key_env": "DATABASE_URL"}, "not one the operator allows"),
         ({"timeout_s": "soon"}, "Enter a number"),
         ({"endpoints": "ftp://x/v1 m"}, "is not an http(s) URL"),
         ({"instructions": " "}, "needs instructions"),
