@@ -93,7 +93,8 @@ def decide(
     draw = audit_draw(process_slug, document_checksum)
     low = tuple(fields_below_threshold(facts.confidences, threshold, field_thresholds))
     if facts.overall_confidence is None or Decimal(str(facts.overall_confidence)) < threshold:
-        low = low or tuple(facts.confidences)
+        # No confidence at all (nothing decisive was reported) is never confident.
+        low = low or tuple(facts.confidences) or ("(no confidence)",)
     confident = not facts.error_code and not facts.validation_errors and not low
     sampled = draw < float(audit_sample_rate)
 

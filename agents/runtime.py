@@ -68,12 +68,12 @@ def _execute(run: AgentRun, spec: AgentSpec, text: str) -> None:
         logger.exception("agent %s crashed on document %s", spec.provider, run.document_id)
         run.error_code, run.error_message = "agent_crashed", f"{type(exc).__name__}: {exc}"
     else:
-        run.output = {name: item.value for name, item in result.fields.items()}
+        run.output = {name: _storable(item.value) for name, item in result.fields.items()}
         run.confidences = {name: round(float(item.confidence), 4) for name, item in result.fields.items()}
         run.confidence_methods = {name: item.method for name, item in result.fields.items()}
         run.overall_confidence = overall_confidence(spec.fields, run.output, run.confidences)
         run.validation_errors = validate_output(spec.fields, run.output)
-        run.reasoning = result.reasoning
+        run.reasoning = _storable(result.reasoning)
         run.model_used = result.model_used or spec.model
         run.prompt_tokens, run.completion_tokens = result.prompt_tokens, result.completion_tokens
         run.cost = _stored_cost(result.cost)
@@ -84,3 +84,8 @@ def _execute(run: AgentRun, spec: AgentSpec, text: str) -> None:
 def _stored_cost(cost: Decimal) -> Decimal:
     """The cost as the column stores it, so the trail entry written from the run says the same."""
     return Decimal(cost).quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def _storable(value):
+    """Model text as PostgreSQL can store it (a NUL character would fail the save and strand the run)."""
+    return value.replace("\x00", "") if isinstance(value, str) else value

@@ -91,6 +91,25 @@ def begin_processing(document_id: int) -> Document | None:
     return Document.objects.select_related("process").get(pk=document_id)
 
 
+def unsettled_run(document: Document) -> AgentRun | None:
+    """The newest run of the document that never got its verdict (its attempt failed after it)."""
+    return (
+        AgentRun.objects.select_related("agent_version__process", "document")
+        .filter(document=document, outcome=AgentRun.Outcome.PENDING)
+        .order_by("-id")
+        .first()
+    )
+
+
+def release_processing(document_id: int) -> bool:
+    """Put a document this attempt was processing back to received (compare-and-set)."""
+    return bool(
+        Document.objects.filter(pk=document_id, state=Document.State.PROCESSING).update(
+            state=Document.State.RECEIVED, updated_at=timezone.now()
+        )
+    )
+
+
 def judge_run(*, run: AgentRun, process: Process) -> Verdict:
     """Apply the process's current policy to a run (pure; see agents.autonomy.decide)."""
     version = run.agent_version

@@ -34,6 +34,14 @@ class ReadResult:
 
 
 def read_text(filename: str, data: bytes) -> ReadResult:
+    """The text of a delivered file. NUL characters are dropped: PostgreSQL text cannot hold them."""
+    read = _read(filename, data)
+    if "\x00" in read.text:
+        return ReadResult(read.text.replace("\x00", ""), read.content_type, read.encoding, read.problem)
+    return read
+
+
+def _read(filename: str, data: bytes) -> ReadResult:
     suffix = PurePath(filename).suffix.lower()
     if not data:
         raise UnsupportedFile("The file is empty.")

@@ -77,13 +77,12 @@ def approve_task(*, task: ReviewTask, reviewer: User, lease_token: Token) -> Dec
     (the reviewer must correct them), LeaseLost when the claim is no longer theirs."""
     specs = task.document.process.field_specs
     final = final_values(specs, _agent_output(task, specs))
-    return _decide(task=task, reviewer=reviewer, lease_token=lease_token,
-                   action=Decision.Action.APPROVE, final=final)
+    return _decide(
+        task=task, reviewer=reviewer, lease_token=lease_token, action=Decision.Action.APPROVE, final=final
+    )
 
 
-def correct_task(
-    *, task: ReviewTask, reviewer: User, lease_token: Token, values: dict[str, Any]
-) -> Decision:
+def correct_task(*, task: ReviewTask, reviewer: User, lease_token: Token, values: dict[str, Any]) -> Decision:
     """Accept the reviewer's values as final. Values equal to the agent's count as an approval.
 
     Raises InvalidFields (wrong type, unknown field) or LeaseLost.
@@ -97,8 +96,14 @@ def correct_task(
 
 def reject_task(*, task: ReviewTask, reviewer: User, lease_token: Token, reason: str) -> Decision:
     """Reject the document (with the reviewer's reason). Raises LeaseLost."""
-    return _decide(task=task, reviewer=reviewer, lease_token=lease_token,
-                   action=Decision.Action.REJECT, final=None, note=reason.strip())
+    return _decide(
+        task=task,
+        reviewer=reviewer,
+        lease_token=lease_token,
+        action=Decision.Action.REJECT,
+        final=None,
+        note=reason.strip(),
+    )
 
 
 def escalate_task(*, task: ReviewTask, reviewer: User, lease_token: Token, note: str) -> Decision:
@@ -111,8 +116,15 @@ def escalate_task(*, task: ReviewTask, reviewer: User, lease_token: Token, note:
     target = Queue.objects.filter(process_id=task.queue.process_id, kind=Queue.Kind.ESCALATION).first()
     if target is None:
         raise CannotEscalate("this process has no escalation queue")
-    return _decide(task=task, reviewer=reviewer, lease_token=lease_token,
-                   action=Decision.Action.ESCALATE, final=None, note=note.strip(), escalate_to=target)
+    return _decide(
+        task=task,
+        reviewer=reviewer,
+        lease_token=lease_token,
+        action=Decision.Action.ESCALATE,
+        final=None,
+        note=note.strip(),
+        escalate_to=target,
+    )
 
 
 @transaction.atomic
@@ -143,16 +155,29 @@ def _decide(
     changes = _changes(specs, before, final) if final is not None else {}
     started = task.started_at or task.claimed_at or now
     decision = Decision.objects.create(
-        task=task, document=task.document, reviewer=reviewer, action=action, final_fields=final,
-        changes=changes, note=note, seconds_spent=round((now - started).total_seconds(), 3),
+        task=task,
+        document=task.document,
+        reviewer=reviewer,
+        action=action,
+        final_fields=final,
+        changes=changes,
+        note=note,
+        seconds_spent=round((now - started).total_seconds(), 3),
         claimed_at=task.claimed_at or started,
     )
     example = record_labelled_example(task=task, decision=decision)
     escalation = None
     if escalate_to is not None:
         escalation = ReviewTask.objects.create(
-            document=task.document, queue=escalate_to, agent_run=task.agent_run, reason=task.reason,
-            policy=task.policy, priority=task.priority, due_at=task.due_at, note=note, escalated_from=task,
+            document=task.document,
+            queue=escalate_to,
+            agent_run=task.agent_run,
+            reason=task.reason,
+            policy=task.policy,
+            priority=task.priority,
+            due_at=task.due_at,
+            note=note,
+            escalated_from=task,
         )
     else:
         agent_services.finish_review(document=task.document, accepted=final is not None, final_fields=final)

@@ -74,6 +74,15 @@ def visible_processes(user: User) -> QuerySet[Process]:
     )
 
 
+def intake_processes(user: User) -> QuerySet[Process]:
+    """Processes a user may deliver documents to: those they work (a queue) or administer.
+    Auditors change nothing, so auditing alone does not count."""
+    return Process.objects.filter(
+        Q(pk__in=queues_for_user(user).values("process_id"))
+        | Q(pk__in=administered_processes(user).values("pk"))
+    )
+
+
 def visible_process_ids(user: User) -> set[int]:
     return set(visible_processes(user).values_list("pk", flat=True))
 

@@ -28,8 +28,15 @@ def triage_document(document_id: int) -> str:
     document = services.begin_processing(document_id)
     if document is None:
         return "skipped"
-    run = runtime.run_agent(document)
-    return act_on_run(run)
+    try:
+        # A run left by an attempt that failed before its verdict is used again, not paid twice.
+        run = services.unsettled_run(document) or runtime.run_agent(document)
+        return act_on_run(run)
+    except services.StateConflict:
+        return "skipped"  # settled meanwhile by another attempt (after a requeue)
+    except Exception:
+        services.release_processing(document_id)  # so the task's retry finds it received
+        raise
 
 
 @transaction.atomic

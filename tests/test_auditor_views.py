@@ -167,3 +167,11 @@ def test_the_verification_page_names_the_first_altered_entry(client, audrey, inv
 def test_the_trail_pages_require_login(client, db):
     response = client.get(reverse("review:trail"))
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_non_ascii_digits_in_filters_get_a_clear_400(client, audrey, invoices):
+    client.force_login(audrey)
+    for params in ({"document": "²"}, {"before": "٣"}):
+        response = client.get(reverse("review:trail"), params)
+        assert response.status_code == 400, params
+    assert client.get(reverse("review:trail-export", args=["csv"]), {"to_seq": "²"}).status_code == 400

@@ -89,3 +89,8 @@ def test_an_optional_field_left_empty_does_not_block_acceptance():
     assert decisive_confidences(fields, {"total": "1.00", "address": None}, confidences) == {"total": 0.97}
     # once the agent fills it, its confidence counts like any other
     assert overall_confidence(fields, {"total": "1.00", "address": "1 Main St"}, confidences) == 0.02
+
+
+def test_a_run_with_no_confidence_at_all_is_never_accepted():
+    v = verdict(confidences={}, threshold="0")
+    assert not v.accept and v.reason == Reason.LOW_CONFIDENCE

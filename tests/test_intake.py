@@ -144,3 +144,17 @@ def test_ingest_command_with_an_unknown_process_names_the_known_ones(processes, 
 def test_ingest_command_with_a_missing_path_says_so(processes, tmp_path):
     with pytest.raises(CommandError, match="No such file or folder"):
         call_command("ingest", "invoice-extraction", str(tmp_path / "nope"))
+
+
+def test_an_auditor_cannot_upload(client, audrey, invoices):
+    client.force_login(audrey)  # audits every process, works none
+    response = upload(client, invoices, "a.txt", CLEAN_INVOICE.encode())
+    assert response.status_code == 400
+    assert not Document.objects.exists()
+
+
+def test_nul_characters_are_dropped_not_a_server_error(invoices):
+    data = b"ACME\x00 Ltd\nTOTAL 12.00\n"
+    received = intake.receive(process=invoices, filename="nul.txt", data=data, source="upload", actor=None)
+    received.document.refresh_from_db()
+    assert received.document.text == "ACME Ltd\nTOTAL 12.00\n"

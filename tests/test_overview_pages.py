@@ -94,3 +94,9 @@ def test_document_list_pages_with_a_keyset_cursor_and_a_fixed_number_of_queries(
     first_names = {d.original_name for d in first.context["documents"]}
     second_names = {f"inv-{i}.txt" for i in range(55) if f">inv-{i}.txt<" in fragment}
     assert len(second_names) == 5 and not first_names & second_names
+
+
+def test_a_malformed_cursor_is_ignored_not_a_server_error(client, paula, invoices):
+    client.force_login(paula)
+    for before in ("²", "٣", "9" * 40, "-1", "abc"):
+        assert client.get(reverse("review:documents"), {"before": before}).status_code == 200

@@ -317,7 +317,10 @@ def test_classification_is_unsure_when_merchant_and_purchase_disagree():
     from agents.providers.rules import RulesProvider
 
     spec = AgentSpec(
-        "expense-classification", "rules", "", "",
+        "expense-classification",
+        "rules",
+        "",
+        "",
         (FieldSpec("category", "choice", choices=("meals", "fuel", "lodging", "other")),),
         {"ruleset": "classification"},
     )

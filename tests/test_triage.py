@@ -152,3 +152,32 @@ def test_the_audit_draw_recorded_on_the_run_is_the_documents_own(invoices):
     assert AgentRun.objects.get(document=document).audit_draw == pytest.approx(
         audit_draw(invoices.slug, document.checksum)
     )
+
+
+def test_a_failed_attempt_puts_the_document_back_and_the_retry_reuses_the_paid_run(invoices, monkeypatch):
+    from django.db import OperationalError
+
+    document = receive_text(invoices, CLEAN_INVOICE).document
+    real_act = triage.act_on_run
+    calls = {"provider": 0}
+
+    def flaky_act(run):
+        monkeypatch.setattr(triage, "act_on_run", real_act)  # the next attempt succeeds
+        raise OperationalError("connection lost")
+
+    monkeypatch.setattr(triage, "act_on_run", flaky_act)
+    with pytest.raises(OperationalError):
+        triage.triage_document(document.pk)
+    document.refresh_from_db()
+    assert document.state == Document.State.RECEIVED  # not stranded in processing
+
+    from agents import runtime
+
+    def counting_run_agent(doc, version=None):
+        calls["provider"] += 1
+        return runtime.run_agent(doc, version)
+
+    monkeypatch.setattr(triage.runtime, "run_agent", counting_run_agent)
+    assert triage.triage_document(document.pk) != "skipped"
+    assert calls["provider"] == 0  # the first attempt's run was used, not paid for again
+    assert AgentRun.objects.filter(document=document).count() == 1

@@ -25,58 +25,197 @@ HARD_SHARE = 0.22
 CENT = Decimal("0.01")
 
 HARD_CASES = {
-    INVOICE: ("ocr_noise", "no_total_label", "totals_mismatch", "ambiguous_date", "early_second_date",
-              "deposit_balance", "no_currency", "logo_vendor"),
-    RECEIPT: ("ocr_noise", "no_total_label", "totals_mismatch", "ambiguous_date", "deposit_balance",
-              "no_currency", "logo_vendor"),
+    INVOICE: (
+        "ocr_noise",
+        "no_total_label",
+        "totals_mismatch",
+        "ambiguous_date",
+        "early_second_date",
+        "deposit_balance",
+        "no_currency",
+        "logo_vendor",
+    ),
+    RECEIPT: (
+        "ocr_noise",
+        "no_total_label",
+        "totals_mismatch",
+        "ambiguous_date",
+        "deposit_balance",
+        "no_currency",
+        "logo_vendor",
+    ),
     CLASSIFY: ("mixed_signals", "no_signals", "ocr_noise"),
 }
-CONFLICTS = (frozenset({"no_total_label", "deposit_balance"}), frozenset({"mixed_signals", "no_signals"}),
-             frozenset({"ambiguous_date", "early_second_date"}))  # a second date would resolve the ambiguity
+CONFLICTS = (
+    frozenset({"no_total_label", "deposit_balance"}),
+    frozenset({"mixed_signals", "no_signals"}),
+    frozenset({"ambiguous_date", "early_second_date"}),
+)  # a second date would resolve the ambiguity
 
-VENDOR_WORDS = ("Brightwater", "Silverline", "Bluepeak", "Kestrel", "Ironbark", "Meadowlark", "Copperleaf",
-                "Harborlight", "Lumen", "Crescent", "Oakridge", "Tidewater", "Willowmere", "Granite",
-                "Amberfield", "Juniper", "Northgate", "Quillstone", "Riverbend", "Starling")
-VENDOR_NOUNS = ("Analytics", "Logistics", "Supplies", "Engineering", "Consulting", "Design Studio",
-                "Print Works", "Facilities", "Systems", "Trading", "Software", "Electrical", "Catering",
-                "Freight")
-STREET_NAMES = ("Maple", "Harbour", "Station", "Mill", "Linden", "Cedar", "Orchard", "Kingfisher", "Beacon",
-                "Chapel", "Willow", "Market", "Foundry", "Riverside")
-MY_STREETS = ("BUKIT BINTANG", "SS 2/24", "PERMAS 10", "DEDAP 13", "KLANG LAMA", "IMPIAN 3", "MERANTI 7",
-              "SERDANG RAYA", "USJ 10/1", "TUN RAZAK")
+VENDOR_WORDS = (
+    "Brightwater",
+    "Silverline",
+    "Bluepeak",
+    "Kestrel",
+    "Ironbark",
+    "Meadowlark",
+    "Copperleaf",
+    "Harborlight",
+    "Lumen",
+    "Crescent",
+    "Oakridge",
+    "Tidewater",
+    "Willowmere",
+    "Granite",
+    "Amberfield",
+    "Juniper",
+    "Northgate",
+    "Quillstone",
+    "Riverbend",
+    "Starling",
+)
+VENDOR_NOUNS = (
+    "Analytics",
+    "Logistics",
+    "Supplies",
+    "Engineering",
+    "Consulting",
+    "Design Studio",
+    "Print Works",
+    "Facilities",
+    "Systems",
+    "Trading",
+    "Software",
+    "Electrical",
+    "Catering",
+    "Freight",
+)
+STREET_NAMES = (
+    "Maple",
+    "Harbour",
+    "Station",
+    "Mill",
+    "Linden",
+    "Cedar",
+    "Orchard",
+    "Kingfisher",
+    "Beacon",
+    "Chapel",
+    "Willow",
+    "Market",
+    "Foundry",
+    "Riverside",
+)
+MY_STREETS = (
+    "BUKIT BINTANG",
+    "SS 2/24",
+    "PERMAS 10",
+    "DEDAP 13",
+    "KLANG LAMA",
+    "IMPIAN 3",
+    "MERANTI 7",
+    "SERDANG RAYA",
+    "USJ 10/1",
+    "TUN RAZAK",
+)
 MY_TAMAN = ("TAMAN MUTIARA", "TAMAN SRI PUTRI", "TAMAN DAMAI JAYA", "TAMAN BUKIT INDAH", "TAMAN MEWAH")
-SHOP_WORDS = ("SRI MAWAR", "SINAR JAYA", "HAPPY CORNER", "GOLDEN LEAF", "EVERGREEN", "BINTANG TIMUR",
-              "SUNRISE", "PERMATA", "TWIN PALM", "MAJU JAYA", "RED LANTERN", "BLUE OCEAN")
+SHOP_WORDS = (
+    "SRI MAWAR",
+    "SINAR JAYA",
+    "HAPPY CORNER",
+    "GOLDEN LEAF",
+    "EVERGREEN",
+    "BINTANG TIMUR",
+    "SUNRISE",
+    "PERMATA",
+    "TWIN PALM",
+    "MAJU JAYA",
+    "RED LANTERN",
+    "BLUE OCEAN",
+)
 
 REGIONS = {
-    "USD": dict(country="USA", sign="$", tax=("Sales Tax", ("6", "7.25", "8.875")), order="mdy",
-                suffixes=("Inc.", "LLC", "Co."), cities=(("Austin", "TX 78701"), ("Denver", "CO 80202"),
-                                                         ("Columbus", "OH 43215"), ("Portland", "OR 97204")),
-                formats=("%m/%d/%Y", "%b %d, %Y", "%B %d, %Y", "%Y-%m-%d"), taxid="EIN 8{d}-{d7}",
-                phone="({d3}) {d3}-{d4}"),
-    "EUR": dict(country="Germany", sign="EUR", tax=("VAT", ("19", "7")), order="dmy",
-                suffixes=("GmbH", "AG", "KG"), cities=(("Berlin", "10115"), ("Hamburg", "20095"),
-                                                      ("Leipzig", "04109"), ("Cologne", "50667")),
-                formats=("%d.%m.%Y", "%Y-%m-%d", "%d %B %Y"), taxid="VAT ID: DE{d9}", phone="+49 {d2} {d7}"),
-    "GBP": dict(country="United Kingdom", sign="£", tax=("VAT", ("20",)), order="dmy",
-                suffixes=("Ltd", "LLP", "plc"), cities=(("London", "EC1V 2NX"), ("Manchester", "M1 4BT"),
-                                                       ("Leeds", "LS1 5DL"), ("Bristol", "BS1 6QA")),
-                formats=("%d/%m/%Y", "%d %b %Y", "%d %B %Y"), taxid="VAT Reg No: GB {d3} {d4} {d2}",
-                phone="0{d2}0 {d3} {d4}"),
-    "MYR": dict(country="Malaysia", sign="RM", tax=("GST", ("6",)), order="dmy",
-                suffixes=("Sdn Bhd", "Enterprise", "Trading"),
-                cities=(("Kuala Lumpur", "50450 W.P."), ("Petaling Jaya", "46200 Selangor"),
-                        ("Johor Bahru", "81100 Johor"), ("Shah Alam", "40000 Selangor")),
-                formats=("%d/%m/%Y", "%d-%m-%Y", "%d %b %Y"), taxid="GST Reg No: 000{d9}",
-                phone="0{d}-{d4} {d4}"),
-    "SGD": dict(country="Singapore", sign="S$", tax=("GST", ("8", "9")), order="dmy",
-                suffixes=("Pte Ltd",), cities=(("Singapore", "238859"), ("Singapore", "049315"),
-                                               ("Singapore", "609601")),
-                formats=("%d/%m/%Y", "%d %b %Y"), taxid="GST Reg No: 20{d7}K", phone="+65 {d4} {d4}"),
-    "AUD": dict(country="Australia", sign="A$", tax=("GST", ("10",)), order="dmy",
-                suffixes=("Pty Ltd",), cities=(("Sydney", "NSW 2000"), ("Melbourne", "VIC 3000"),
-                                               ("Brisbane", "QLD 4000")),
-                formats=("%d/%m/%Y", "%d %B %Y"), taxid="ABN {d2} {d3} {d3} {d3}", phone="(0{d}) {d4} {d4}"),
+    "USD": dict(
+        country="USA",
+        sign="$",
+        tax=("Sales Tax", ("6", "7.25", "8.875")),
+        order="mdy",
+        suffixes=("Inc.", "LLC", "Co."),
+        cities=(
+            ("Austin", "TX 78701"),
+            ("Denver", "CO 80202"),
+            ("Columbus", "OH 43215"),
+            ("Portland", "OR 97204"),
+        ),
+        formats=("%m/%d/%Y", "%b %d, %Y", "%B %d, %Y", "%Y-%m-%d"),
+        taxid="EIN 8{d}-{d7}",
+        phone="({d3}) {d3}-{d4}",
+    ),
+    "EUR": dict(
+        country="Germany",
+        sign="EUR",
+        tax=("VAT", ("19", "7")),
+        order="dmy",
+        suffixes=("GmbH", "AG", "KG"),
+        cities=(("Berlin", "10115"), ("Hamburg", "20095"), ("Leipzig", "04109"), ("Cologne", "50667")),
+        formats=("%d.%m.%Y", "%Y-%m-%d", "%d %B %Y"),
+        taxid="VAT ID: DE{d9}",
+        phone="+49 {d2} {d7}",
+    ),
+    "GBP": dict(
+        country="United Kingdom",
+        sign="£",
+        tax=("VAT", ("20",)),
+        order="dmy",
+        suffixes=("Ltd", "LLP", "plc"),
+        cities=(
+            ("London", "EC1V 2NX"),
+            ("Manchester", "M1 4BT"),
+            ("Leeds", "LS1 5DL"),
+            ("Bristol", "BS1 6QA"),
+        ),
+        formats=("%d/%m/%Y", "%d %b %Y", "%d %B %Y"),
+        taxid="VAT Reg No: GB {d3} {d4} {d2}",
+        phone="0{d2}0 {d3} {d4}",
+    ),
+    "MYR": dict(
+        country="Malaysia",
+        sign="RM",
+        tax=("GST", ("6",)),
+        order="dmy",
+        suffixes=("Sdn Bhd", "Enterprise", "Trading"),
+        cities=(
+            ("Kuala Lumpur", "50450 W.P."),
+            ("Petaling Jaya", "46200 Selangor"),
+            ("Johor Bahru", "81100 Johor"),
+            ("Shah Alam", "40000 Selangor"),
+        ),
+        formats=("%d/%m/%Y", "%d-%m-%Y", "%d %b %Y"),
+        taxid="GST Reg No: 000{d9}",
+        phone="0{d}-{d4} {d4}",
+    ),
+    "SGD": dict(
+        country="Singapore",
+        sign="S$",
+        tax=("GST", ("8", "9")),
+        order="dmy",
+        suffixes=("Pte Ltd",),
+        cities=(("Singapore", "238859"), ("Singapore", "049315"), ("Singapore", "609601")),
+        formats=("%d/%m/%Y", "%d %b %Y"),
+        taxid="GST Reg No: 20{d7}K",
+        phone="+65 {d4} {d4}",
+    ),
+    "AUD": dict(
+        country="Australia",
+        sign="A$",
+        tax=("GST", ("10",)),
+        order="dmy",
+        suffixes=("Pty Ltd",),
+        cities=(("Sydney", "NSW 2000"), ("Melbourne", "VIC 3000"), ("Brisbane", "QLD 4000")),
+        formats=("%d/%m/%Y", "%d %B %Y"),
+        taxid="ABN {d2} {d3} {d3} {d3}",
+        phone="(0{d}) {d4} {d4}",
+    ),
 }
 INVOICE_CURRENCIES = ("USD", "EUR", "GBP", "MYR", "SGD", "AUD")
 RECEIPT_CURRENCIES = ("MYR", "MYR", "MYR", "SGD", "USD", "GBP")
@@ -100,22 +239,58 @@ INVOICE_ITEMS = (  # description, unit price range, quantity range
 PAYMENT_TERMS = (("Net 30", 30), ("Net 14", 14), ("Net 45", 45), ("30 days from invoice date", 30))
 TOTAL_LABELS = ("TOTAL {cur}", "Total Due ({cur})", "Grand Total {cur}", "Invoice Total ({cur})")
 SHOP_TYPES = {  # receipt shop type -> items with a typical price
-    "MINI MARKET": (("FRESH MILK 1L", "6.90"), ("WHITE BREAD 400G", "3.20"), ("EGGS GRADE A 10S", "4.50"),
-                    ("INSTANT NOODLES 5S", "5.60"), ("COOKING OIL 2KG", "12.90"), ("RICE 5KG", "18.50"),
-                    ("MINERAL WATER 1.5L", "1.80")),
-    "RESTORAN": (("NASI LEMAK AYAM", "9.50"), ("TEH TARIK", "2.40"), ("ROTI CANAI", "1.60"),
-                 ("CHICKEN RICE", "8.00"), ("ICED LEMON TEA", "3.50"), ("FRIED KUEY TEOW", "8.50")),
-    "HARDWARE": (("PVC PIPE 1/2IN 3M", "7.80"), ("WOOD SCREW 1IN 100PCS", "4.90"),
-                 ("PAINT BRUSH 2IN", "5.50"), ("MASKING TAPE 24MM", "2.90"), ("CABLE TIE 200MM", "3.60"),
-                 ("SILICONE SEALANT", "14.90")),
-    "STATIONERY": (("A4 PAPER 80GSM", "12.50"), ("BALL PEN BLUE", "1.20"), ("STAPLER NO.10", "8.90"),
-                   ("FILE FOLDER", "2.30"), ("CORRECTION TAPE", "3.90"), ("HIGHLIGHTER SET", "6.50")),
-    "PHARMACY": (("VITAMIN C 1000MG", "29.90"), ("PLASTER STRIPS 20S", "4.80"),
-                 ("HAND SANITIZER 500ML", "9.90"), ("FACE MASK 50S", "15.00"),
-                 ("COUGH SYRUP 120ML", "12.60")),
+    "MINI MARKET": (
+        ("FRESH MILK 1L", "6.90"),
+        ("WHITE BREAD 400G", "3.20"),
+        ("EGGS GRADE A 10S", "4.50"),
+        ("INSTANT NOODLES 5S", "5.60"),
+        ("COOKING OIL 2KG", "12.90"),
+        ("RICE 5KG", "18.50"),
+        ("MINERAL WATER 1.5L", "1.80"),
+    ),
+    "RESTORAN": (
+        ("NASI LEMAK AYAM", "9.50"),
+        ("TEH TARIK", "2.40"),
+        ("ROTI CANAI", "1.60"),
+        ("CHICKEN RICE", "8.00"),
+        ("ICED LEMON TEA", "3.50"),
+        ("FRIED KUEY TEOW", "8.50"),
+    ),
+    "HARDWARE": (
+        ("PVC PIPE 1/2IN 3M", "7.80"),
+        ("WOOD SCREW 1IN 100PCS", "4.90"),
+        ("PAINT BRUSH 2IN", "5.50"),
+        ("MASKING TAPE 24MM", "2.90"),
+        ("CABLE TIE 200MM", "3.60"),
+        ("SILICONE SEALANT", "14.90"),
+    ),
+    "STATIONERY": (
+        ("A4 PAPER 80GSM", "12.50"),
+        ("BALL PEN BLUE", "1.20"),
+        ("STAPLER NO.10", "8.90"),
+        ("FILE FOLDER", "2.30"),
+        ("CORRECTION TAPE", "3.90"),
+        ("HIGHLIGHTER SET", "6.50"),
+    ),
+    "PHARMACY": (
+        ("VITAMIN C 1000MG", "29.90"),
+        ("PLASTER STRIPS 20S", "4.80"),
+        ("HAND SANITIZER 500ML", "9.90"),
+        ("FACE MASK 50S", "15.00"),
+        ("COUGH SYRUP 120ML", "12.60"),
+    ),
 }
-CATEGORIES = ("meals", "travel", "lodging", "fuel", "office_supplies", "software", "utilities", "groceries",
-              "other")
+CATEGORIES = (
+    "meals",
+    "travel",
+    "lodging",
+    "fuel",
+    "office_supplies",
+    "software",
+    "utilities",
+    "groceries",
+    "other",
+)
 EXPENSE_MERCHANTS = {
     "meals": ("Blue Fern Bistro", "Golden Wok Noodle House", "Harbour Grill", "Cafe Lumiere"),
     "travel": ("SkyJet Airways", "MetroCab", "RailLink Express", "CityRide Taxi"),
@@ -129,20 +304,34 @@ EXPENSE_MERCHANTS = {
 }
 EXPENSE_ITEMS = {
     "meals": ("lunch set", "2x cappuccino", "chicken rice", "team dinner", "club sandwich", "iced lemon tea"),
-    "travel": ("economy ticket KUL-SIN", "taxi fare", "train ticket return", "airport transfer",
-               "baggage fee"),
+    "travel": (
+        "economy ticket KUL-SIN",
+        "taxi fare",
+        "train ticket return",
+        "airport transfer",
+        "baggage fee",
+    ),
     "lodging": ("room 2 nights", "deluxe room 1 night", "city tax", "late checkout"),
     "fuel": ("unleaded 95 32.5L", "diesel 40L", "RON97 20.1L", "petrol pump 4"),
-    "office_supplies": ("A4 paper 5 reams", "toner cartridge", "whiteboard markers", "stapler",
-                        "file folders"),
+    "office_supplies": (
+        "A4 paper 5 reams",
+        "toner cartridge",
+        "whiteboard markers",
+        "stapler",
+        "file folders",
+    ),
     "software": ("monthly subscription", "annual licence 5 seats", "pro plan upgrade", "cloud storage 1TB"),
     "utilities": ("electricity bill March", "water bill", "internet 100Mbps monthly", "gas usage Q1"),
     "groceries": ("milk 2L", "eggs 30s", "bread", "rice 5kg", "fruit and vegetables"),
     "other": ("parcel delivery", "dry cleaning 3 items", "flower bouquet", "pet food 10kg"),
 }
 MIXED_PAIRS = (  # (merchant that points elsewhere, category of what was bought: that decides)
-    ("Petrolux Station 221", "meals"), ("Harbourview Hotel", "meals"), ("FreshMart", "office_supplies"),
-    ("PaperTrail Stationers", "software"), ("SkyJet Airways", "lodging"), ("Orchid Suites", "travel"),
+    ("Petrolux Station 221", "meals"),
+    ("Harbourview Hotel", "meals"),
+    ("FreshMart", "office_supplies"),
+    ("PaperTrail Stationers", "software"),
+    ("SkyJet Airways", "lodging"),
+    ("Orchid Suites", "travel"),
 )
 OPAQUE_MERCHANTS = ("SQ *{code}", "POS PURCHASE {num}", "PAYPAL *{code}", "CARD TXN {num}")
 OCR_SWAPS = {"O": "0", "0": "O", "l": "1", "1": "l", "I": "1", "S": "5", "5": "S", "B": "8", "e": "c"}
@@ -186,6 +375,7 @@ def _pick_hard(rng: random.Random, kind: str) -> tuple[str, ...]:
 
 # ---- small helpers ------------------------------------------------------------------------------
 
+
 def _money(rng: random.Random, low: float, high: float) -> Decimal:
     return Decimal(rng.randint(int(low * 100), int(high * 100))) / 100
 
@@ -197,8 +387,9 @@ def _fmt(amount: Decimal, comma: bool = False, thousands: bool = True) -> str:
 
 def _digits(rng: random.Random, template: str) -> str:
     """Fill each ``{dN}`` (``{d}`` = one digit) with N fresh random digits."""
-    return re.sub(r"\{d(\d*)\}", lambda m: "".join(str(rng.randint(0, 9)) for _ in range(int(m[1] or 1))),
-                  template)
+    return re.sub(
+        r"\{d(\d*)\}", lambda m: "".join(str(rng.randint(0, 9)) for _ in range(int(m[1] or 1))), template
+    )
 
 
 def _date(rng: random.Random) -> dt.date:
@@ -232,15 +423,20 @@ def _address(rng: random.Random, currency: str) -> list[str]:
     city, post = rng.choice(region["cities"])
     num, street = rng.randint(2, 240), rng.choice(STREET_NAMES)
     if currency == "MYR":
-        return [f"NO. {num}, JALAN {rng.choice(MY_STREETS)}, {rng.choice(MY_TAMAN)},",
-                f"{post.split()[0]} {city.upper()}, {' '.join(post.split()[1:]).upper().rstrip('.')}."]
+        return [
+            f"NO. {num}, JALAN {rng.choice(MY_STREETS)}, {rng.choice(MY_TAMAN)},",
+            f"{post.split()[0]} {city.upper()}, {' '.join(post.split()[1:]).upper().rstrip('.')}.",
+        ]
     if currency == "SGD":
         return [f"{num} {street} Road #0{rng.randint(1, 9)}-{rng.randint(10, 99)}", f"Singapore {post}"]
     if currency == "EUR":
         return [f"{street}strasse {num}", f"{post} {city}", region["country"]]
     if currency == "USD":
-        return [f"{num} {street} {rng.choice(('St', 'Ave', 'Blvd'))}, Suite {rng.randint(100, 900)}",
-                f"{city}, {post}", region["country"]]
+        return [
+            f"{num} {street} {rng.choice(('St', 'Ave', 'Blvd'))}, Suite {rng.randint(100, 900)}",
+            f"{city}, {post}",
+            region["country"],
+        ]
     return [f"{num} {street} {rng.choice(('Road', 'Street', 'Lane'))}", f"{city} {post}", region["country"]]
 
 
@@ -269,7 +465,7 @@ def _ocr_noise(rng: random.Random, text: str, rate: float = 0.035) -> str:
     noisy = "".join(out)
     if not changed:
         index = next((i for i, c in enumerate(noisy) if c in OCR_SWAPS), 0)
-        noisy = noisy[:index] + OCR_SWAPS.get(noisy[index:index + 1], "") + noisy[index + 1:]
+        noisy = noisy[:index] + OCR_SWAPS.get(noisy[index : index + 1], "") + noisy[index + 1 :]
     return noisy
 
 
@@ -280,6 +476,7 @@ def _two_columns(left: list[str], right: list[str], width: int = 46) -> list[str
 
 
 # ---- invoices ----------------------------------------------------------------------------------
+
 
 def _invoice(rng: random.Random, index: int, hard: tuple[str, ...]) -> DemoDocument:
     currency = rng.choice(INVOICE_CURRENCIES)
@@ -293,9 +490,14 @@ def _invoice(rng: random.Random, index: int, hard: tuple[str, ...]) -> DemoDocum
     terms, days = rng.choice(PAYMENT_TERMS)
     due = issued + dt.timedelta(days=days)
     year = issued.year
-    number = rng.choice((f"INV-{year}-{rng.randint(1, 99999):05d}", f"{year}/{rng.randint(1, 9999):04d}",
-                         f"A{rng.randint(100000, 999999)}",
-                         f"{vendor[:2].upper()}-{rng.randint(1000, 99999)}"))
+    number = rng.choice(
+        (
+            f"INV-{year}-{rng.randint(1, 99999):05d}",
+            f"{year}/{rng.randint(1, 9999):04d}",
+            f"A{rng.randint(100000, 999999)}",
+            f"{vendor[:2].upper()}-{rng.randint(1000, 99999)}",
+        )
+    )
 
     lines = []
     for desc, (low, high), (qlo, qhi) in rng.sample(INVOICE_ITEMS, rng.randint(1, 5)):
@@ -327,8 +529,10 @@ def _invoice(rng: random.Random, index: int, hard: tuple[str, ...]) -> DemoDocum
     if len(top[0]) > 56:
         top.insert(1, "")
     text_lines = _two_columns(top, right, 60)
-    meta = [f"{rng.choice(('Invoice No.:', 'Invoice #:', 'Invoice Number:')):<16}{number}",
-            f"{'Invoice Date:':<16}{issued.strftime(fmt)}"]
+    meta = [
+        f"{rng.choice(('Invoice No.:', 'Invoice #:', 'Invoice Number:')):<16}{number}",
+        f"{'Invoice Date:':<16}{issued.strftime(fmt)}",
+    ]
     if "ambiguous_date" not in hard and "early_second_date" not in hard:
         meta.append(f"{'Due Date:':<16}{due.strftime(fmt)}")
     meta.append(f"{'PO Number:':<16}PO-{rng.randint(10000, 99999)}")
@@ -345,24 +549,39 @@ def _invoice(rng: random.Random, index: int, hard: tuple[str, ...]) -> DemoDocum
     sums = [("Subtotal", subtotal), (f"{tax_label} {rate}%", tax), (label, total)]
     if "deposit_balance" in hard:
         deposit = (total * Decimal(rng.choice(("0.2", "0.3", "0.5")))).quantize(CENT)
-        sums += [("Less deposit received", -deposit),
-                 (f"Balance Due {cur}".strip(), total - deposit)]
+        sums += [("Less deposit received", -deposit), (f"Balance Due {cur}".strip(), total - deposit)]
     text_lines += [f"{name:>57}{_fmt(value, comma):>17}" for name, value in sums]
-    text_lines += ["", f"Payment terms: {terms}. Please quote the invoice number with your payment.",
-                   f"Bank transfer: {_digits(rng, 'ACCT {d4} {d4} {d4}')}"]
-    text_lines.append("Thank you for your business." if "logo_vendor" in hard
-                      else f"Thank you for your business. {vendor}")
+    text_lines += [
+        "",
+        f"Payment terms: {terms}. Please quote the invoice number with your payment.",
+        f"Bank transfer: {_digits(rng, 'ACCT {d4} {d4} {d4}')}",
+    ]
+    text_lines.append(
+        "Thank you for your business." if "logo_vendor" in hard else f"Thank you for your business. {vendor}"
+    )
     text = "\n".join(text_lines) + "\n"
     if "ocr_noise" in hard:
         text = _ocr_noise(rng, text)
     as_pdf = rng.random() < 0.85
     safe_number = number.replace("/", "-")
-    return DemoDocument(INVOICE, f"{safe_number}.{'pdf' if as_pdf else 'txt'}", text,
-                        {"vendor": vendor, "invoice_number": number, "date": issued.isoformat(),
-                         "total": f"{total:.2f}", "currency": currency}, hard, as_pdf)
+    return DemoDocument(
+        INVOICE,
+        f"{safe_number}.{'pdf' if as_pdf else 'txt'}",
+        text,
+        {
+            "vendor": vendor,
+            "invoice_number": number,
+            "date": issued.isoformat(),
+            "total": f"{total:.2f}",
+            "currency": currency,
+        },
+        hard,
+        as_pdf,
+    )
 
 
 # ---- receipts ----------------------------------------------------------------------------------
+
 
 def _receipt(rng: random.Random, index: int, hard: tuple[str, ...]) -> DemoDocument:
     currency = rng.choice(RECEIPT_CURRENCIES)
@@ -407,10 +626,13 @@ def _receipt(rng: random.Random, index: int, hard: tuple[str, ...]) -> DemoDocum
     if currency != "USD":
         head.append(_digits(rng, region["taxid"]).upper())
     titles = ("TAX INVOICE", "RECEIPT", "CASH BILL") if currency == "MYR" else ("RECEIPT", "SALES RECEIPT")
-    head += [rng.choice(titles),
-             f"DATE: {when.strftime(fmt)}  TIME: {rng.randint(8, 22):02d}:{rng.randint(0, 59):02d}",
-             f"DOC NO: CS{rng.randint(100000, 999999)}  CASHIER: {rng.randint(1, 9):02d}", "-" * width,
-             f"{'ITEM':<20}{'QTY':>4}{'PRICE':>8}{'AMT':>10}"]
+    head += [
+        rng.choice(titles),
+        f"DATE: {when.strftime(fmt)}  TIME: {rng.randint(8, 22):02d}:{rng.randint(0, 59):02d}",
+        f"DOC NO: CS{rng.randint(100000, 999999)}  CASHIER: {rng.randint(1, 9):02d}",
+        "-" * width,
+        f"{'ITEM':<20}{'QTY':>4}{'PRICE':>8}{'AMT':>10}",
+    ]
     for name, qty, unit, amount in items:
         unit_text, amount_text = _fmt(unit, thousands=False), _fmt(amount, thousands=False)
         head.append(f"{name[:19]:<20}{qty:>4}{unit_text:>8}{amount_text:>10}")
@@ -440,12 +662,24 @@ def _receipt(rng: random.Random, index: int, hard: tuple[str, ...]) -> DemoDocum
     if "ocr_noise" in hard:
         text = _ocr_noise(rng, text)
     as_pdf = rng.random() < 0.25
-    return DemoDocument(RECEIPT, f"receipt-{index:04d}.{'pdf' if as_pdf else 'txt'}", text,
-                        {"vendor": vendor, "date": when.isoformat(), "address": address,
-                         "total": f"{total:.2f}", "currency": currency}, hard, as_pdf)
+    return DemoDocument(
+        RECEIPT,
+        f"receipt-{index:04d}.{'pdf' if as_pdf else 'txt'}",
+        text,
+        {
+            "vendor": vendor,
+            "date": when.isoformat(),
+            "address": address,
+            "total": f"{total:.2f}",
+            "currency": currency,
+        },
+        hard,
+        as_pdf,
+    )
 
 
 # ---- expense lines to classify -----------------------------------------------------------------
+
 
 def _expense(rng: random.Random, index: int, hard: tuple[str, ...]) -> DemoDocument:
     category = rng.choice(CATEGORIES)
@@ -455,16 +689,24 @@ def _expense(rng: random.Random, index: int, hard: tuple[str, ...]) -> DemoDocum
     items = ", ".join(rng.sample(EXPENSE_ITEMS[category], rng.randint(1, 2)))
     if "no_signals" in hard:  # nothing to go on: a careful human files it as "other"
         category, items = "other", rng.choice(("", "purchase", "misc."))
-        merchant = rng.choice(OPAQUE_MERCHANTS).format(code=_digits(rng, "{d4}").replace("0", "Q"),
-                                                       num=_digits(rng, "{d6}"))
+        merchant = rng.choice(OPAQUE_MERCHANTS).format(
+            code=_digits(rng, "{d4}").replace("0", "Q"), num=_digits(rng, "{d6}")
+        )
     currency = rng.choice(INVOICE_CURRENCIES)
     amount = _fmt(_money(rng, 3, 400))
     day = _date(rng)
-    text = rng.choice((
-        f"{day.isoformat()}  {merchant.upper()}  {items}  {currency} {amount}",
-        f"Merchant: {merchant}\nItems: {items}\nAmount: {currency} {amount}",
-        f"{day.strftime('%d %b')}  {merchant} - {items} - {amount} {currency}",
-    )).replace(" -  - ", " - ").replace("    ", "  ") + "\n"
+    text = (
+        rng.choice(
+            (
+                f"{day.isoformat()}  {merchant.upper()}  {items}  {currency} {amount}",
+                f"Merchant: {merchant}\nItems: {items}\nAmount: {currency} {amount}",
+                f"{day.strftime('%d %b')}  {merchant} - {items} - {amount} {currency}",
+            )
+        )
+        .replace(" -  - ", " - ")
+        .replace("    ", "  ")
+        + "\n"
+    )
     if "ocr_noise" in hard:
         text = _ocr_noise(rng, text, rate=0.06)
     return DemoDocument(CLASSIFY, f"expense-{index:04d}.txt", text, {"category": category}, hard, False)

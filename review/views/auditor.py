@@ -16,6 +16,7 @@ from agents.models import Document, Process
 from backoffice.types import AuthedRequest
 from review import exports, permissions, trail, trail_verify
 from review.trail import Action, InvalidFilter, TrailFilter
+from review.views.params import whole_number
 
 
 def _audited(request: AuthedRequest) -> dict[int, Process]:
@@ -33,9 +34,9 @@ def _trail_filter(request: AuthedRequest, audited: dict[int, Process]) -> TrailF
     document_id = None
     raw_document = request.GET.get("document", "").strip()
     if raw_document:
-        if not raw_document.isdigit():
+        document_id = whole_number(raw_document)
+        if document_id is None:
             raise InvalidFilter("document must be a document number")
-        document_id = int(raw_document)
         if not Document.objects.filter(pk=document_id, process_id__in=audited).exists():
             raise Http404("No such document.")
     return trail.build_filter(
@@ -47,9 +48,10 @@ def _int_param(request: AuthedRequest, name: str) -> int | None:
     value = request.GET.get(name, "").strip()
     if not value:
         return None
-    if not value.isdigit():
+    number = whole_number(value)
+    if number is None:
         raise InvalidFilter(f"{name} must be a whole number")
-    return int(value)
+    return number
 
 
 @require_GET
@@ -76,7 +78,7 @@ def timeline(request: AuthedRequest, pk: int) -> HttpResponse:
         process__in=permissions.audited_processes(request.user),
     )
     after = request.GET.get("after", "")
-    entries, next_cursor = trail.document_timeline(document, after=int(after) if after.isdigit() else None)
+    entries, next_cursor = trail.document_timeline(document, after=whole_number(after))
     context = {"document": document, "entries": entries, "next_cursor": next_cursor}
     template = "review/timeline.html#timeline-rows" if request.htmx else "review/timeline.html"
     return render(request, template, context)

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 from agents.models import Document
 from backoffice.types import AuthedRequest
 from review import agent_versions, permissions, selectors
+from review.views.params import whole_number
 
 
 @require_GET
@@ -42,7 +43,7 @@ def document_list(request: AuthedRequest) -> HttpResponse:
         state = ""
     before = request.GET.get("before", "")
     documents, next_cursor = selectors.document_page(
-        process_ids, process=process, state=state, before=int(before) if before.isdigit() else None
+        process_ids, process=process, state=state, before=whole_number(before)
     )
     context = {
         "documents": documents,

@@ -13,7 +13,7 @@ from review.forms import UploadForm
 
 
 def upload(request: AuthedRequest) -> HttpResponse:
-    processes = permissions.visible_processes(request.user).order_by("name")
+    processes = permissions.intake_processes(request.user).order_by("name")
     form = UploadForm(request.POST or None, request.FILES or None, processes=processes)
     if request.method == "POST" and form.is_valid():
         process = form.cleaned_data["process"]

@@ -121,7 +121,9 @@ def reject(request: AuthedRequest, pk: int) -> HttpResponse:
         return _panel(request, task, status=422, reject_form=form)
     try:
         decisions.reject_task(
-            task=task, reviewer=request.user, lease_token=request.POST.get("lease"),
+            task=task,
+            reviewer=request.user,
+            lease_token=request.POST.get("lease"),
             reason=form.cleaned_data["reason"],
         )
     except (LeaseLost, StateConflict):
@@ -137,7 +139,9 @@ def escalate(request: AuthedRequest, pk: int) -> HttpResponse:
         return _panel(request, task, status=422, escalate_form=form)
     try:
         decisions.escalate_task(
-            task=task, reviewer=request.user, lease_token=request.POST.get("lease"),
+            task=task,
+            reviewer=request.user,
+            lease_token=request.POST.get("lease"),
             note=form.cleaned_data["note"],
         )
     except CannotEscalate as exc:

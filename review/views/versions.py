@@ -17,6 +17,7 @@ from agents.models import AgentVersion, Document, Process
 from backoffice.types import AuthedRequest
 from review import agent_versions, permissions
 from review.forms import ActivationForm, AgentVersionForm
+from review.views.params import whole_number
 
 
 def get_administered_process(request: AuthedRequest, slug: str) -> Process:
@@ -33,8 +34,8 @@ def version_list(request: AuthedRequest, slug: str) -> HttpResponse:
     process = get_administered_process(request, slug)
     source = request.GET.get("from", "")
     initial = {}
-    if source.isdigit():
-        initial = AgentVersionForm.initial_from(get_version(process, int(source)))
+    if whole_number(source) is not None:
+        initial = AgentVersionForm.initial_from(get_version(process, whole_number(source)))
     return _page(request, process, form=AgentVersionForm(process=process, initial=initial))
 
 
@@ -57,9 +58,10 @@ def version_create(request: AuthedRequest, slug: str) -> HttpResponse:
 def version_compare(request: AuthedRequest, slug: str) -> HttpResponse:
     process = get_administered_process(request, slug)
     a, b = request.GET.get("a", ""), request.GET.get("b", "")
-    if not (a.isdigit() and b.isdigit()):
+    number_a, number_b = whole_number(a), whole_number(b)
+    if number_a is None or number_b is None:
         return render(request, "review/versions.html#comparison", {"process": process}, status=400)
-    left, right = get_version(process, int(a)), get_version(process, int(b))
+    left, right = get_version(process, number_a), get_version(process, number_b)
     context = {"process": process, "comparison": agent_versions.side_by_side(left, right)}
     template = "review/versions.html#comparison" if request.htmx else "review/versions_compare.html"
     return render(request, template, context)
