@@ -91,10 +91,18 @@ def get_process_for_user(user: User, slug: str) -> Process:
     return get_object_or_404(Process, slug=slug, pk__in=visible_process_ids(user))
 
 
-def get_document_for_user(user: User, pk: int) -> Document:
-    return get_object_or_404(
-        Document.objects.select_related("process"), pk=pk, process_id__in=visible_process_ids(user)
+def documents_for_user(user: User) -> QuerySet[Document]:
+    """Every document of the processes a user administers or audits; of the others, only the
+    documents that reached a queue the user holds (a reviewer sees their items, not the process)."""
+    whole_process = Q(process__in=administered_processes(user)) | Q(process__in=audited_processes(user))
+    in_held_queue = Exists(
+        ReviewTask.objects.filter(document=OuterRef("pk"), queue__in=queues_for_user(user).values("pk"))
     )
+    return Document.objects.filter(whole_process | in_held_queue)
+
+
+def get_document_for_user(user: User, pk: int) -> Document:
+    return get_object_or_404(documents_for_user(user).select_related("process"), pk=pk)
 
 
 def grant_queue(queue: Queue, to: User | Group) -> None:

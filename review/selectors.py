@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import connection
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -70,20 +70,29 @@ def process_summaries(process_ids: set[int]) -> list[ProcessSummary]:
 
 
 def document_page(
-    process_ids: set[int], *, process: Process | None = None, state: str = "", before: int | None = None
+    documents: QuerySet[Document],
+    *,
+    process: Process | None = None,
+    state: str = "",
+    before: int | None = None,
+    size: int = PAGE_SIZE,
 ) -> tuple[list[Document], int | None]:
-    """One page of documents, newest first, keyset-paginated on id; returns (page, next cursor)."""
-    qs: QuerySet[Document] = Document.objects.filter(process_id__in=process_ids).select_related("process")
+    """One page of `documents`, newest first, keyset-paginated on id, each with its latest run
+    (`latest_run`); returns (page, next cursor). Two queries whatever the page size."""
+    qs = documents.select_related("process")
     if process:
         qs = qs.filter(process=process)
     if state:
         qs = qs.filter(state=state)
     if before:
         qs = qs.filter(pk__lt=before)
-    latest_runs = Prefetch("runs", queryset=AgentRun.objects.order_by("-id"), to_attr="runs_newest_first")
-    page = list(qs.order_by("-pk").defer("text").prefetch_related(latest_runs)[: PAGE_SIZE + 1])
-    next_cursor = page[PAGE_SIZE - 1].pk if len(page) > PAGE_SIZE else None
-    return page[:PAGE_SIZE], next_cursor
+    newest_run = AgentRun.objects.filter(document=OuterRef("pk")).order_by("-id").values("id")[:1]
+    page = list(qs.annotate(latest_run_id=Subquery(newest_run)).order_by("-pk").defer("text")[: size + 1])
+    runs = AgentRun.objects.in_bulk([d.latest_run_id for d in page if d.latest_run_id])
+    for document in page:
+        document.latest_run = runs.get(document.latest_run_id)
+    next_cursor = page[size - 1].pk if len(page) > size else None
+    return page[:size], next_cursor
 
 
 def document_detail(document: Document) -> dict:

@@ -100,3 +100,21 @@ def test_a_malformed_cursor_is_ignored_not_a_server_error(client, paula, invoice
     client.force_login(paula)
     for before in ("²", "٣", "9" * 40, "-1", "abc"):
         assert client.get(reverse("review:documents"), {"before": before}).status_code == 200
+
+
+def test_a_reviewer_sees_the_documents_of_their_queue_not_the_whole_process(client, alice, paula, invoices):
+    services.set_autonomy(
+        process=invoices,
+        changes={"autonomy_mode": "autonomous", "confidence_threshold": "0.5", "audit_sample_rate": "0"},
+    )
+    accepted = triaged(invoices, CLEAN_INVOICE, "never-reviewed.txt")  # auto-accepted: no task
+    waiting = triaged(invoices, "not an invoice\n", "in-alices-queue.txt")
+    client.force_login(alice)
+
+    assert client.get(reverse("review:document", args=[accepted.pk])).status_code == 404
+    assert client.get(reverse("review:document", args=[waiting.pk])).status_code == 200
+    listing = client.get(reverse("review:documents")).content.decode()
+    assert "in-alices-queue.txt" in listing and "never-reviewed.txt" not in listing
+
+    client.force_login(paula)  # administers the process: sees it all
+    assert client.get(reverse("review:document", args=[accepted.pk])).status_code == 200

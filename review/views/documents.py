@@ -20,15 +20,15 @@ def home(request: AuthedRequest) -> HttpResponse:
     spend = selectors.spend_by_process(process_ids)
     for summary in summaries:
         summary.spend = spend.get(summary.process.pk, selectors.Spend())
-    documents, _ = selectors.document_page(process_ids)
+    documents, more = selectors.document_page(permissions.documents_for_user(request.user), size=15)
     return render(
         request,
         "review/home.html",
         {
             "summaries": summaries,
             "spend_days": selectors.SPEND_WINDOW.days,
-            "documents": documents[:15],
-            "has_more": len(documents) > 15,
+            "documents": documents,
+            "has_more": more is not None,
         },
     )
 
@@ -43,7 +43,10 @@ def document_list(request: AuthedRequest) -> HttpResponse:
         state = ""
     before = request.GET.get("before", "")
     documents, next_cursor = selectors.document_page(
-        process_ids, process=process, state=state, before=whole_number(before)
+        permissions.documents_for_user(request.user),
+        process=process,
+        state=state,
+        before=whole_number(before),
     )
     context = {
         "documents": documents,
