@@ -8,11 +8,12 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 
 from agents.models import Document, Process
-from review import intake, permissions
+from review import configuration, intake
 from review.demo.generator import generate, to_pdf_bytes
 from review.models import Queue
 from review.permissions import Role
 from review.provisioning import ensure_standard_processes
+from review.trail import System
 
 
 @dataclass(frozen=True)
@@ -47,18 +48,20 @@ def create_demo_users() -> list[DemoUser]:
             user.set_password(demo.password)
             user.save()
         user.groups.add(Group.objects.get(name=demo.role))
+        # Through the audited services, like any grant: the demo's trail shows who may do what.
+        actor = System("demo setup")
         if demo.role == Role.REVIEWER:
             for slug in REVIEWER_QUEUES[demo.username]:
-                permissions.grant_queue(Queue.objects.get(slug=slug), user)
+                configuration.grant_queue_access(queue=Queue.objects.get(slug=slug), to=user, actor=actor)
         elif demo.role == Role.SPECIALIST:
             for queue in Queue.objects.filter(kind=Queue.Kind.ESCALATION):
-                permissions.grant_queue(queue, user)
-        elif demo.role == Role.PROCESS_ADMIN:
+                configuration.grant_queue_access(queue=queue, to=user, actor=actor)
+        elif demo.role in (Role.PROCESS_ADMIN, Role.AUDITOR):
+            codename = "administer_process" if demo.role == Role.PROCESS_ADMIN else "audit_process"
             for process in processes:
-                permissions.grant_process("administer_process", process, user)
-        elif demo.role == Role.AUDITOR:
-            for process in processes:
-                permissions.grant_process("audit_process", process, user)
+                configuration.grant_process_permission(
+                    codename=codename, process=process, to=user, actor=actor
+                )
     return list(DEMO_USERS)
 
 
