@@ -94,6 +94,15 @@ def validate_output(
     return errors
 
 
+def comparable_value(spec: FieldSpec, raw: Any) -> str | None:
+    """A value for comparing agent and human answers: canonical when valid, else marked so that it
+    never equals a valid value."""
+    try:
+        return canonical_value(spec, raw)
+    except FieldValueError:
+        return f"invalid:{raw!r}"
+
+
 def canonical_value(spec: FieldSpec, raw: Any) -> str | None:
     """The stored form of a valid value: ISO dates, plain decimal strings, stripped text."""
     value = parse_value(spec, raw)

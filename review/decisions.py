@@ -19,7 +19,7 @@ from django.utils import timezone
 from agents import services as agent_services
 from agents.autonomy import Reason
 from agents.providers.base import FieldSpec
-from agents.validation import FieldValueError, canonical_value
+from agents.validation import FieldValueError, canonical_value, comparable_value
 from review import trail
 from review.claims import LeaseLost, as_uuid
 from review.models import Decision, LabelledExample, Queue, ReviewTask
@@ -216,7 +216,7 @@ def record_labelled_example(*, task: ReviewTask, decision: Decision) -> Labelled
     field_correct: dict[str, bool] = {}
     if decision.final_fields is not None:
         field_correct = {
-            spec.name: _comparable(spec, output.get(spec.name)) == decision.final_fields.get(spec.name)
+            spec.name: comparable_value(spec, output.get(spec.name)) == decision.final_fields.get(spec.name)
             for spec in specs
         }
     policy = task.policy or (run.policy if run else {})
@@ -244,19 +244,11 @@ def _agent_output(task: ReviewTask, specs: tuple[FieldSpec, ...]) -> dict[str, A
     return {spec.name: output.get(spec.name) for spec in specs}
 
 
-def _comparable(spec: FieldSpec, raw: Any) -> str | None:
-    """The agent's value in canonical form when it is valid, else as it was (never equal to a valid one)."""
-    try:
-        return canonical_value(spec, raw)
-    except FieldValueError:
-        return f"invalid:{raw!r}"
-
-
 def _changes(
     specs: tuple[FieldSpec, ...], before: dict[str, Any], after: dict[str, Any]
 ) -> dict[str, list[Any]]:
     return {
         spec.name: [before.get(spec.name), after.get(spec.name)]
         for spec in specs
-        if _comparable(spec, before.get(spec.name)) != after.get(spec.name)
+        if comparable_value(spec, before.get(spec.name)) != after.get(spec.name)
     }

@@ -89,9 +89,6 @@ class CorrectionForm(forms.Form):
                 else:
                     self.add_error(None, f"{name} {message}")
 
-    def bound_rows(self):
-        return {spec.name: self[FIELD_PREFIX + spec.name] for spec in self.specs}
-
 
 def _typed_field(spec: FieldSpec) -> forms.Field:
     label = spec.label or spec.name

@@ -101,6 +101,11 @@ def documents_for_user(user: User) -> QuerySet[Document]:
     return Document.objects.filter(whole_process | in_held_queue)
 
 
+def get_administered_process(user: User, slug: str) -> Process:
+    """A process the user administers, else 404."""
+    return get_object_or_404(administered_processes(user), slug=slug)
+
+
 def get_document_for_user(user: User, pk: int) -> Document:
     return get_object_or_404(documents_for_user(user).select_related("process"), pk=pk)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -99,15 +99,6 @@ def document_detail(document: Document) -> dict:
     runs = list(document.runs.select_related("agent_version").order_by("-id")[:20])
     tasks = list(document.review_tasks.select_related("queue", "claimed_by").order_by("-id")[:20])
     return {"runs": runs, "tasks": tasks}
-
-
-def live_task_counts(queue_ids: list[int]) -> dict[int, int]:
-    rows = (
-        ReviewTask.objects.filter(queue_id__in=queue_ids, state__in=ReviewTask.LIVE_STATES)
-        .values("queue_id")
-        .annotate(n=Count("id", filter=Q(state__in=ReviewTask.LIVE_STATES)))
-    )
-    return {row["queue_id"]: row["n"] for row in rows}
 
 
 # --- Reviewers: queue home page and the review screen -------------------------------------------

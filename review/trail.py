@@ -31,7 +31,6 @@ class Action:
     DOCUMENT_RECEIVED = "document.received"
     AGENT_AUTO_ACCEPTED = "agent.auto_accepted"
     AGENT_ROUTED_TO_REVIEW = "agent.routed_to_review"
-    TASK_CLAIMED = "task.claimed"
     TASK_RELEASED = "task.released"
     DECISION_APPROVED = "decision.approved"
     DECISION_CORRECTED = "decision.corrected"

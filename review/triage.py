@@ -15,7 +15,7 @@ from django.db import connection, transaction
 
 from agents import runtime, services
 from agents.autonomy import Verdict
-from agents.models import AgentRun, Document, Process
+from agents.models import AgentRun, Process
 from review import queues, trail
 from review.models import ReviewTask
 from review.trail import Action, System
@@ -108,7 +108,3 @@ def _run_summary(run: AgentRun, verdict: Verdict) -> dict:
         "policy": verdict.policy.as_dict(),
         "low_fields": list(verdict.low_fields),
     }
-
-
-def pending_documents(limit: int = 1000) -> list[int]:
-    return list(Document.objects.filter(state=Document.State.RECEIVED).values_list("pk", flat=True)[:limit])

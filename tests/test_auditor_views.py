@@ -94,13 +94,13 @@ def test_an_inverted_date_range_on_the_page_is_a_400_with_the_reason(client, aud
 def test_a_document_timeline_shows_everything_that_happened_to_it_in_order(client, audrey, invoices):
     document = receive_text(invoices, CLEAN_INVOICE).document
     with transaction.atomic():
-        trail.record(Action.TASK_CLAIMED, actor=System("test"), document=document)
+        trail.record(Action.TASK_RELEASED, actor=System("test"), document=document)
     client.force_login(audrey)
 
     response = client.get(reverse("review:timeline", args=[document.pk]))
 
     assert response.status_code == 200
-    assert [e.action for e in response.context["entries"]] == [Action.DOCUMENT_RECEIVED, Action.TASK_CLAIMED]
+    assert [e.action for e in response.context["entries"]] == [Action.DOCUMENT_RECEIVED, Action.TASK_RELEASED]
 
 
 @pytest.mark.parametrize("persona", ["charlie", "alice", "paula"])

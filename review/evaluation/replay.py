@@ -27,7 +27,7 @@ from agents.models import AgentVersion
 from agents.providers import get_provider
 from agents.providers.base import AgentSpec, FieldSpec, ProviderError
 from agents.runtime import spec_for
-from agents.validation import FieldValueError, canonical_value, validate_output
+from agents.validation import comparable_value, validate_output
 from review.evaluation import stats
 from review.models import LabelledExample, VersionEvaluation
 
@@ -154,7 +154,7 @@ def _count(tally: Tally, specs: tuple[FieldSpec, ...], replayed: Replayed, thres
         accepted = replayed.valid and (replayed.confidence or 0.0) >= threshold
         _regression(tally, example, passed=not accepted)
         return
-    correct = {s.name: _comparable(s, replayed.output.get(s.name)) == truth.get(s.name) for s in specs}
+    correct = {s.name: comparable_value(s, replayed.output.get(s.name)) == truth.get(s.name) for s in specs}
     for name, ok in correct.items():
         tally.fields[name][0] += ok
         tally.fields[name][1] += 1
@@ -176,14 +176,6 @@ def _regression(tally: Tally, example: dict[str, Any], *, passed: bool) -> None:
         tally.regression_total += 1
         if not passed:
             tally.regression_failed.append(example["id"])
-
-
-def _comparable(spec: FieldSpec, raw: Any) -> str | None:
-    """Canonical when valid, else marked so it never equals a valid human value (as decisions do)."""
-    try:
-        return canonical_value(spec, raw)
-    except FieldValueError:
-        return f"invalid:{raw!r}"
 
 
 def _store(evaluation: VersionEvaluation, tally: Tally) -> str:

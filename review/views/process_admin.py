@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -28,8 +28,7 @@ TRAIL_ENTRIES_SHOWN = 15
 
 
 def get_administered_process(request: AuthedRequest, slug: str) -> Process:
-    """A process the user administers, else 404."""
-    return get_object_or_404(permissions.administered_processes(request.user), slug=slug)
+    return permissions.get_administered_process(request.user, slug)
 
 
 @require_GET

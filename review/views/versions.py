@@ -21,8 +21,7 @@ from review.views.params import whole_number
 
 
 def get_administered_process(request: AuthedRequest, slug: str) -> Process:
-    """A process the user administers, else 404."""
-    return get_object_or_404(permissions.administered_processes(request.user), slug=slug)
+    return permissions.get_administered_process(request.user, slug)
 
 
 def get_version(process: Process, number: int) -> AgentVersion:
