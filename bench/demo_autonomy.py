@@ -5,7 +5,7 @@ Generates the demo documents (the same generator `make demo` uses), reads them a
 processes' default policy (autonomous, their thresholds, 5% audit sample). Prints, per process, the
 share auto-accepted and how many of those are fully correct against the generator's truth.
 
-    .venv/bin/python bench/demo_autonomy.py [--seed 7] [--count 120]
+    .venv/bin/python bench/demo_autonomy.py [--seed 7] [--count 300]
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def same(field: str, got, want) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--count", type=int, default=120)
+    parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--audit-rate", default="0.05")
     args = parser.parse_args()
 

@@ -47,7 +47,7 @@ def change_autonomy(
 def create_agent_version(
     *,
     process: Process,
-    actor: User | None,
+    actor: Actor,
     provider: str,
     model: str = "",
     instructions: str = "",
@@ -57,7 +57,7 @@ def create_agent_version(
     """A new, inactive agent version; the trail entry holds its whole specification."""
     version = services.create_version(
         process=process, provider=provider, model=model, instructions=instructions,
-        settings=settings, notes=notes, actor=actor,
+        settings=settings, notes=notes, actor=actor if isinstance(actor, User) else None,
     )  # fmt: skip
     trail.record(
         Action.VERSION_CREATED,

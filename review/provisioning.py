@@ -46,7 +46,7 @@ def ensure_standard_processes(
         )
         version = configuration.create_agent_version(
             process=process,
-            actor=actor,
+            actor=who,
             provider="rules",
             model="rules-v1",
             instructions="Offline rules agent.",

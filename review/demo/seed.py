@@ -8,9 +8,9 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 
 from agents.models import Document, Process
-from review import configuration, intake
+from review import claims, configuration, decisions, intake
 from review.demo.generator import generate, to_pdf_bytes
-from review.models import Queue
+from review.models import Queue, ReviewTask
 from review.permissions import Role
 from review.provisioning import ensure_standard_processes
 from review.trail import System
@@ -66,10 +66,12 @@ def create_demo_users() -> list[DemoUser]:
 
 
 def load_demo_documents(*, seed: int, count: int) -> dict[str, int]:
-    """Deliver generated documents through the normal intake (so triage runs on each)."""
+    """Deliver generated documents through the normal intake (so triage runs on each), then let
+    the demo reviewers work through part of their queues with the generator's truth."""
     processes = {p.slug: p for p in Process.objects.all()}
     counts = {"new": 0, "duplicate": 0}
-    for doc in generate(seed, count):
+    generated = generate(seed, count)
+    for doc in generated:
         data = to_pdf_bytes(doc.text) if doc.as_pdf else doc.text.encode()
         received = intake.receive(
             process=processes[doc.process_slug],
@@ -80,10 +82,43 @@ def load_demo_documents(*, seed: int, count: int) -> dict[str, int]:
             channel="demo generator",
         )
         counts["new" if received.created else "duplicate"] += 1
+    if counts["new"]:
+        counts["decided"] = decide_demo_items(
+            truths={(d.process_slug, d.filename): d.truth for d in generated}
+        )
     return counts
 
 
-def seed(*, seed: int = 7, count: int = 120) -> tuple[list[DemoUser], dict[str, int]]:
+def decide_demo_items(*, truths: dict[tuple[str, str], dict[str, str]], share: float = 0.7) -> int:
+    """The demo reviewers decide `share` of each review queue with the true values (through the
+    same claims and decision services as the screens), so the evaluation, calibration and
+    simulator screens have labelled data; the rest stays open for whoever tries the demo."""
+    decided = 0
+    for username, slugs in REVIEWER_QUEUES.items():
+        reviewer = User.objects.get(username=username)
+        for queue in Queue.objects.filter(slug__in=slugs).select_related("process"):
+            specs = queue.process.field_specs
+            todo = int(ReviewTask.objects.filter(queue=queue, state=ReviewTask.State.OPEN).count() * share)
+            for _ in range(todo):
+                task = claims.claim_next_task(queue=queue, reviewer=reviewer)
+                if task is None:
+                    break
+                task = ReviewTask.objects.select_related("document__process", "agent_run", "queue").get(
+                    pk=task.pk
+                )
+                truth = truths.get((queue.process.slug, task.document.original_name))
+                if truth is None:  # not a generated document: leave it to a person
+                    claims.release_task(task=task, reviewer=reviewer, lease_token=task.lease_token)
+                    continue
+                values = {spec.name: truth.get(spec.name) for spec in specs}
+                decisions.correct_task(
+                    task=task, reviewer=reviewer, lease_token=task.lease_token, values=values
+                )
+                decided += 1
+    return decided
+
+
+def seed(*, seed: int = 7, count: int = 300) -> tuple[list[DemoUser], dict[str, int]]:
     ensure_standard_processes()
     users = create_demo_users()
     return users, load_demo_documents(seed=seed, count=count)

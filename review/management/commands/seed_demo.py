@@ -13,11 +13,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=7)
-        parser.add_argument("--count", type=int, default=120)
+        parser.add_argument("--count", type=int, default=300)
 
     def handle(self, *args, **options):
         users, counts = demo.seed(seed=options["seed"], count=options["count"])
         self.stdout.write(f"documents: {counts['new']} new, {counts['duplicate']} already loaded")
+        if counts.get("decided"):
+            self.stdout.write(
+                f"review items decided by the demo reviewers: {counts['decided']} (the rest are yours)"
+            )
         states = dict(Document.objects.values_list("state").annotate(n=Count("id")).order_by())
         self.stdout.write("document states: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
         if not User.objects.filter(username="admin").exists():
