@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
+from agents.catalogue import CATEGORIES
 from review.demo.pdf import to_pdf_bytes
 
 __all__ = ["CATEGORIES", "HARD_CASES", "DemoDocument", "generate", "to_pdf_bytes"]
@@ -280,17 +281,6 @@ SHOP_TYPES = {  # receipt shop type -> items with a typical price
         ("COUGH SYRUP 120ML", "12.60"),
     ),
 }
-CATEGORIES = (
-    "meals",
-    "travel",
-    "lodging",
-    "fuel",
-    "office_supplies",
-    "software",
-    "utilities",
-    "groceries",
-    "other",
-)
 EXPENSE_MERCHANTS = {
     "meals": ("Blue Fern Bistro", "Golden Wok Noodle House", "Harbour Grill", "Cafe Lumiere"),
     "travel": ("SkyJet Airways", "MetroCab", "RailLink Express", "CityRide Taxi"),
