@@ -413,3 +413,105 @@ def test_vendor_with_another_name_line_or_a_legal_name_nearby_is_doubted():
     assert "legal_name_elsewhere" in _reasons(elsewhere, "vendor")
     conf = {t: extract(t, ["vendor"])["vendor"].confidence for t in (clean, below, elsewhere)}
     assert conf[below] < conf[clean] and conf[elsewhere] < conf[clean]
+
+
+BILL_TO_INVOICE = """\
+                                                                    INVOICE
+Bill To:                                        Invoice Number:     INV-2044
+Northwind Traders Ltd                           Invoice Date:       12/03/2024
+12 Harbour Road                                 Due Date:           12/04/2024
+Leeds LS1 5DL
+
+
+
+Description                                   Qty     Unit Price       Amount
+Consulting services                             2         150.00       300.00
+                                                          Total GBP    300.00
+
+
+Please make checks payable to: Brightfield Analytics
+Brightfield Analytics  |  VAT Reg GB 123 4567 89  |  accounts@brightfield-analytics.co.uk
+"""
+
+
+def test_bill_to_party_is_not_the_vendor_and_the_payee_is():
+    found = extract(BILL_TO_INVOICE, ["vendor", "invoice_number"])
+    assert found["vendor"].value == "Brightfield Analytics"
+    assert "issuer_confirmed" in _reasons(BILL_TO_INVOICE, "vendor")
+    assert found["invoice_number"].value == "INV-2044"
+
+
+FOOTER_ISSUER = """\
+ACME HOLDINGS                                                       Facture n° 7781
+Service achats                                                      Date : 02/05/2023
+4 rue des Lilas
+75011 Paris
+
+
+
+Désignation                                   Quantité        Montant HT
+Annonce légale                                    1              120,00 €
+                                                  Total TTC :    144,00 €
+
+Virement    BANQUE EXEMPLE - Titulaire du compte : ORBITAL MEDIA
+            IBAN : FR76 0000 0000 0000 0000 0000 000
+
+                                   ORBITAL MEDIA
+          Siège social : 1 avenue Exemple - 69000 LYON - contact@orbital-media.example
+"""
+
+
+def test_issuer_named_only_in_the_footer_and_the_account_holder_line_is_found():
+    assert extract(FOOTER_ISSUER, ["vendor"])["vendor"].value == "ORBITAL MEDIA"
+
+
+def test_customer_block_alone_gives_no_confident_vendor():
+    text = (
+        "           Factuuradres                                          Afleveradres\n\n"
+        "           Strategic Corp                                        J. Jansen\n"
+        "           Fakestreet 46                                         Fakestreet 46\n"
+        "           3500 MJ Utrecht                                       3500 MJ Utrecht\n\n"
+        " Klant                        Factuur datum                 Factuur\n"
+        " SC0303                       8-9-2022                      VF1005193039\n"
+    )
+    vendor = extract(text, ["vendor"])["vendor"]
+    assert vendor.value != "Strategic Corp" or vendor.confidence < 0.5
+
+
+SPLIT_NAME_INVOICE = """\
+Harborlight Logi stics Pte Ltd                              TAX INVOICE
+8 Marina View
+Singapore 018960
+Tel 6123 4567  |  UEN 201912345K
+
+Bill To:                                    Invoice #:      HA-29311
+Oakridge Electrical Pte Ltd                 Invoice Date:   20 July 2023
+
+Description                                   Qty    Unit Price     Amount
+Freight handling                                1        500.00     500.00
+                                                  TOTAL SGD         500.00
+
+Thank you for your business. HarborlightLogistics Pte Ltd
+"""
+
+
+def test_a_split_word_vendor_is_doubted_and_the_better_spelling_returned():
+    vendor = extract(SPLIT_NAME_INVOICE, ["vendor"])["vendor"]
+    assert vendor.confidence < 0.85
+    assert vendor.value == "Harborlight Logistics Pte Ltd"
+    receipt = "EVERGREEN HA RDWARE ENTERPRISE\nNO 8, JALAN BESAR,\n56000 KUALA LUMPUR\nTOTAL RM 9.45\n"
+    assert "split_word" in _reasons(receipt, "vendor")
+    assert extract(receipt, ["vendor"])["vendor"].confidence < 0.85
+
+
+def test_a_vendor_spelt_differently_elsewhere_is_doubted():
+    text = SPLIT_NAME_INVOICE.replace("Logi stics", "Logistics").replace(
+        "HarborlightLogistics", "Harborlight Logistlcs"
+    )
+    vendor = extract(text, ["vendor"])["vendor"]
+    assert vendor.value == "Harborlight Logistics Pte Ltd"
+    assert "mention_disagrees" in _reasons(text, "vendor")
+    assert vendor.confidence < 0.85
+    clean = SPLIT_NAME_INVOICE.replace("Logi stics", "Logistics")
+    clean = clean.replace("HarborlightLogistics", "Harborlight Logistics")
+    assert extract(clean, ["vendor"])["vendor"].confidence >= 0.9

@@ -6,6 +6,16 @@ import re
 
 from .document import Document
 from .evidence import Evidence, Finding
+from .issuer import (
+    confirmed_by,
+    customer_cells,
+    domains,
+    letters,
+    ocr_defects,
+    other_mentions,
+    payee_names,
+    repaired,
+)
 from .normalise import parse_amounts, parse_dates, squash
 
 LEGAL_SUFFIX = re.compile(
@@ -77,6 +87,15 @@ VENDOR_WEIGHTS = {
     "name_line_above": -0.4,  # a name-like line right above the chosen one (a trade name, a branch?)
     "name_line_below": -1.0,  # a name-like line right below it that was not joined ("JIAWEI HOUSE")
     "legal_name_elsewhere": -0.5,  # no legal form here, but a legal name is printed nearby
+    # Invoices: which party is the issuer (see issuer.py).
+    "issuer_confirmed": 0.8,  # the payee / bank account holder / web domain names it too
+    "unconfirmed_issuer": -0.8,  # a customer block is printed and nothing else names this party
+    # Is the name as read intact?
+    "digit_in_word": -2.0,  # "Kestre1", "STAT1ONERY": OCR read a letter as a digit
+    "split_word": -1.8,  # "Logi stics", "PHARMAC Y": a word broken in two
+    "run_together": -1.4,  # "FreightPte", "JAYAHARDWARE": two words run together
+    "spacing_disagrees": -1.2,  # named again with the same letters but other spacing
+    "mention_disagrees": -2.6,  # named again with a letter or two different: one was misread
 }
 ADDRESS_WEIGHTS = {
     "bias": -1.8,
@@ -237,12 +256,34 @@ def extract_vendor(doc: Document) -> tuple[Finding, int | None]:
         address_at = next((r for r, (_, t) in enumerate(head) if r > 0 and _looks_like_address(t)), None)
         if address_at is not None:
             head = head[:address_at]
-    else:
+    customers: set[tuple[int, str]] = set()
+    payees: list[tuple[int, str]] = []
+    sites: list[str] = []
+    if doc.is_layout:
         head += _sender_lines(doc)
+        customers, payees, sites = customer_cells(doc), payee_names(doc), domains(doc)
+        present = {letters(clean_name(t)) for _, t in head}
+        extra = [(i, p) for i, p in payees if letters(p) not in present and _line_score(p.upper(), 1) > -2]
+        head += extra[:2]
     if not head:
         return Finding(None, evidence), None
+
+    payee_on_top = any(confirmed_by(clean_name(t), payees, []) == "payee" for _, t in head[:4])
+
+    def score(rank: int, line_index: int, text: str) -> float:
+        value = _line_score(text.upper(), rank)
+        if not doc.is_layout:
+            return value
+        if (line_index, squash(text)) in customers:
+            value -= 5.0
+        confirmed = confirmed_by(clean_name(text), payees, sites)
+        if confirmed == "payee" and not payee_on_top:
+            # The payee is the issuer wherever it is printed: judged as if it stood high in the letterhead.
+            value = max(value, _line_score(text.upper(), 1) - 1.0)
+        return value + {"payee": 3.0, "domain": 1.5}.get(confirmed or "", 0.0)
+
     scored = sorted(
-        ((_line_score(text.upper(), rank), rank) for rank, (_, text) in enumerate(head)),
+        ((score(rank, i, text), rank) for rank, (i, text) in enumerate(head)),
         key=lambda sr: (-sr[0], sr[1]),
     )
     best_score, rank = scored[0]
@@ -273,10 +314,11 @@ def extract_vendor(doc: Document) -> tuple[Finding, int | None]:
         evidence.add("first_line")
     if sum(ch.isalpha() for ch in name) < 5:
         evidence.add("short")
-    if any(LOOKALIKE_IN_WORD.fullmatch(w) for w in upper.split()):
-        evidence.add("logo_lookalikes")  # "TW1N", "MIN1": OCR read a letter as a digit
     blocks = re.split(r"\s{5,}", doc.raw_lines[line_index].strip())
     logo = next(filter(None, map(unspaced_logo, blocks)), None)
+    if any(LOOKALIKE_IN_WORD.fullmatch(w) for w in upper.split()):
+        # "TW1N", "MIN1": a letter read as a digit
+        evidence.add("logo_lookalikes" if logo else "digit_in_word")
     if logo:
         evidence.add("letter_spaced")
         if logo[1]:
@@ -291,7 +333,39 @@ def extract_vendor(doc: Document) -> tuple[Finding, int | None]:
         evidence.add("rival_legal_name")
     if not doc.is_layout:
         _vendor_doubts(doc, evidence, head, first, rank + (1 if joined_forward else 0), upper)
+    else:
+        if confirmed_by(name, payees, sites):
+            evidence.add("issuer_confirmed")
+        elif customers and not LEGAL_SUFFIX.search(upper):
+            evidence.add("unconfirmed_issuer")
+    if not logo:
+        name = _check_spelling(doc, evidence, name, {head[r][0] for r in range(first, rank + 1)} | {last})
     return Finding(name or None, evidence), last
+
+
+def _check_spelling(doc: Document, evidence: Evidence, name: str, used: set[int]) -> str:
+    """Doubts about the name as read, from its own shape and from the other places it is printed;
+    when another mention has the same letters, the better-formed spelling of the two is returned."""
+    defects = ocr_defects(name)
+    mentions = other_mentions(doc, name, used)
+    kinds = {kind for kind, _ in mentions}
+    if "spacing" in kinds:
+        others = [t for kind, t in mentions if kind == "spacing"]
+        options = [name, repaired(name)] + [m for t in others for m in (t, repaired(t))]
+        options = [o for o in options if clean_name(o) == o or o == name]
+        best = min(options, key=lambda o: (len(ocr_defects(o)), options.index(o)))
+        if ocr_defects(best) or defects or not any(ocr_defects(o) for o in [name, *others] if o != best):
+            # The letterhead's spelling was damaged, or which spelling is intact is unclear.
+            evidence.add("spacing_disagrees")
+        if best != name:  # the better-formed spelling was taken, a repair that may still be wrong
+            for defect in sorted(set(defects)):
+                evidence.add(defect, 0.5)
+        name, defects = best, ocr_defects(best)
+    elif "differs" in kinds and "same" not in kinds:
+        evidence.add("mention_disagrees")
+    for defect in sorted(set(defects)):
+        evidence.add(defect)
+    return name
 
 
 def _vendor_doubts(
