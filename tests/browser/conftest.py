@@ -27,13 +27,6 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="session")
-def live_server(django_db_setup, live_server):
-    """pytest-django's live server, set up after the test database so that it stops (and its
-    thread closes its connection) before the database is dropped."""
-    return live_server
-
-
-@pytest.fixture(scope="session")
 def browser() -> Browser:
     if not os.path.exists(CHROMIUM):
         pytest.fail(
