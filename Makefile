@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/backoffice
-TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+# The integration tests flush this Redis database: keep it apart from anything else.
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: demo test lint services chromium clean-demo bench
 
