@@ -15,6 +15,7 @@ from agents.models import AgentVersion, Process
 from backoffice.types import AuthedRequest
 from review.evaluation import charts, queries
 from review.forms import WindowForm
+from review.views.params import number_text
 from review.views.process_admin import csv_response, get_administered_process, simulator_rows
 
 
@@ -69,49 +70,56 @@ def _summary(r: queries.Evaluation) -> list[list]:
     return [
         ["metric", "value", "lower", "upper", "n"],
         ["runs", r.runs, "", "", ""],
-        ["automation_rate", _num(r.automation_rate), "", "", r.runs],
-        ["audited_accuracy", _num(a.value), _num(a.lower), _num(a.upper), a.n],
-        ["expected_calibration_error", _num(r.ece), "", "", ""],
+        ["automation_rate", number_text(r.automation_rate), "", "", r.runs],
+        ["audited_accuracy", number_text(a.value), number_text(a.lower), number_text(a.upper), a.n],
+        ["expected_calibration_error", number_text(r.ece), "", "", ""],
         ["decided_items", r.decided, "", "", ""],
-        ["reviewer_seconds_per_item", _num(r.mean_seconds, 1), "", "", r.decided],
-        ["items_per_hour", _num(r.items_per_hour, 1), "", "", r.decided],
-        ["agent_cost", _num(r.agent_cost, 6), "", "", ""],
-        ["reviewer_cost", _num(r.reviewer_cost, 2), "", "", ""],
-        ["cost_per_document", _num(r.cost_per_document, 4), "", "", r.runs],
+        ["reviewer_seconds_per_item", number_text(r.mean_seconds, 1), "", "", r.decided],
+        ["items_per_hour", number_text(r.items_per_hour, 1), "", "", r.decided],
+        ["agent_cost", number_text(r.agent_cost, 6), "", "", ""],
+        ["reviewer_cost", number_text(r.reviewer_cost, 2), "", "", ""],
+        ["cost_per_document", number_text(r.cost_per_document, 4), "", "", r.runs],
     ]
 
 
 def _exceptions(r: queries.Evaluation) -> list[list]:
     return [["reason", "label", "items", "share_of_runs"]] + [
-        [code, label, n, _num(n / r.runs if r.runs else None)] for code, label, n in r.exceptions
+        [code, label, n, number_text(n / r.runs if r.runs else None)] for code, label, n in r.exceptions
     ]
 
 
 def _fields(r: queries.Evaluation) -> list[list]:
     return [["field", "judged", "correct", "accuracy", "lower", "upper"]] + [
-        [name, judged, correct, _num(e.value), _num(e.lower), _num(e.upper)]
+        [name, judged, correct, number_text(e.value), number_text(e.lower), number_text(e.upper)]
         for name, judged, correct, e in r.fields
     ]
 
 
 def _calibration(r: queries.Evaluation) -> list[list]:
     return [["bin_lower", "bin_upper", "n", "weight", "mean_confidence", "accuracy"]] + [
-        [b.lower, b.upper, b.n, _num(b.weight, 2), _num(b.mean_confidence), _num(b.accuracy)]
+        [
+            b.lower,
+            b.upper,
+            b.n,
+            number_text(b.weight, 2),
+            number_text(b.mean_confidence),
+            number_text(b.accuracy),
+        ]
         for b in r.reliability
     ]
 
 
 def _costs(r: queries.Evaluation) -> list[list]:
     return [["threshold", "automation_rate", "agent_cost", "reviewer_cost", "cost_per_document"]] + [
-        [f"{c.threshold:.2f}", _num(c.automation_rate), _num(c.agent_cost, 6), _num(c.reviewer_cost, 4),
-         _num(c.total, 4)]
+        [f"{c.threshold:.2f}", number_text(c.automation_rate), number_text(c.agent_cost, 6),
+         number_text(c.reviewer_cost, 4), number_text(c.total, 4)]
         for c in r.costs
     ]  # fmt: skip
 
 
 def _queues(r: queries.Evaluation) -> list[list]:
     return [["queue", "kind", "depth", "oldest_age_hours"]] + [
-        [q["queue"], q["kind"], q["depth"], _num(q["oldest_age_hours"], 2)] for q in r.queues
+        [q["queue"], q["kind"], q["depth"], number_text(q["oldest_age_hours"], 2)] for q in r.queues
     ]
 
 
@@ -124,7 +132,3 @@ TABLES = {
     "costs": _costs,
     "queues": _queues,
 }
-
-
-def _num(value: float | None, places: int = 4) -> str:
-    return "" if value is None else f"{value:.{places}f}"

@@ -10,3 +10,8 @@ def whole_number(value: str) -> int | None:
     if value.isascii() and value.isdigit() and len(value) <= 18:
         return int(value)
     return None
+
+
+def number_text(value: float | None, places: int = 4) -> str:
+    """A figure for a CSV cell: fixed decimals, empty when there is none."""
+    return "" if value is None else f"{value:.{places}f}"

@@ -23,6 +23,7 @@ from review import configuration, permissions
 from review.evaluation import charts, drift, queries, stats
 from review.forms import AutonomyForm, WindowForm
 from review.models import TrailEntry
+from review.views.params import number_text
 
 TRAIL_ENTRIES_SHOWN = 15
 
@@ -99,11 +100,12 @@ def simulator_rows(simulation: stats.Simulation, hourly_rate: float) -> list[lis
     rows = [header]
     for r in simulation.rows:
         rows.append([
-            f"{r.threshold:.2f}", _num(r.automation_rate), _num(r.error.value), _num(r.error.lower),
-            _num(r.error.upper), _num(r.error.n_effective, 1), r.enough_data,
-            _num(r.auto_accepted_per_day, 2),
-            _num(r.review_items_per_day, 2), _num(r.review_hours_per_day, 2),
-            _num((1 - r.automation_rate) * seconds / 3600 * hourly_rate, 4),
+            f"{r.threshold:.2f}", number_text(r.automation_rate), number_text(r.error.value),
+            number_text(r.error.lower), number_text(r.error.upper), number_text(r.error.n_effective, 1),
+            r.enough_data,
+            number_text(r.auto_accepted_per_day, 2),
+            number_text(r.review_items_per_day, 2), number_text(r.review_hours_per_day, 2),
+            number_text((1 - r.automation_rate) * seconds / 3600 * hourly_rate, 4),
         ])  # fmt: skip
     return rows
 
@@ -151,7 +153,3 @@ def _versions_url(process: Process) -> str | None:
         return reverse("review:versions", args=[process.slug])
     except NoReverseMatch:  # the agent-versions screens are optional here
         return None
-
-
-def _num(value: float | None, places: int = 4) -> str:
-    return "" if value is None else f"{value:.{places}f}"
