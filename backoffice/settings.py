@@ -100,7 +100,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    "backoffice.request_identity.UserBackend",  # Django's ModelBackend, one plain query per request
     "guardian.backends.ObjectPermissionBackend",
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user object; every page needs a login anyway
@@ -183,6 +183,7 @@ if os.environ.get("LLM_PRICES_JSON"):
     }
 
 # Security: production values when DEBUG is off (manage.py check --deploy stays clean).
+SESSION_ENGINE = "backoffice.request_identity"  # Django's database sessions, one plain query per request
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)

@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
-from review import trail
+from review import claims_postgres, permissions, trail
 from review.models import Queue, ReviewTask
 from review.trail import Action, System
 
@@ -98,7 +98,7 @@ def claim_next_task(*, queue: Queue, reviewer: User, prefetch: bool = False) -> 
 
 # Two-key advisory lock namespace for "one reviewer's claims": the decision's next item and the
 # page's prefetch can arrive together; serialised, the second sees what the first claimed.
-REVIEWER_LOCK_SPACE = 7301
+REVIEWER_LOCK_SPACE = claims_postgres.REVIEWER_LOCK_SPACE
 
 
 def _lock_reviewer(reviewer: User, *, own_transaction: bool) -> None:
@@ -112,9 +112,37 @@ def _lock_reviewer(reviewer: User, *, own_transaction: bool) -> None:
         cursor.execute(f"{relaxed}SELECT pg_advisory_xact_lock({REVIEWER_LOCK_SPACE}, {int(reviewer.pk)})")
 
 
+def next_in_queue(*, slug: str, reviewer: User) -> tuple[Queue | None, ReviewTask | None]:
+    """ "Next item" from a queue page: the queue named by `slug` if the reviewer holds it (else
+    (None, None): the caller answers 404), and their next item there, as next_task_for."""
+    if not reviewer.is_active:
+        return None, None
+    if connection.vendor == "postgresql":  # the grant, the lock and the claim in one round trip
+        outcome = _next_on_postgres(reviewer, slug=slug)
+        return outcome.queue, outcome.task
+    queue = permissions.held_queue(reviewer, slug)
+    if queue is None:
+        return None, None
+    return queue, next_task_for(queue=queue, reviewer=reviewer)
+
+
+def _next_on_postgres(reviewer: User, queue: Queue | None = None, **how) -> claims_postgres.Outcome:
+    now = timezone.now()
+    queue_id = queue.pk if queue else None
+    outcome = claims_postgres.next_item(
+        reviewer_id=reviewer.pk, now=now, expires=now + lease_duration(), queue_id=queue_id, **how
+    )
+    if outcome.task is not None:
+        outcome.task.claimed_by = reviewer
+        outcome.task.queue = queue or outcome.queue
+    return outcome
+
+
 def next_task_for(*, queue: Queue, reviewer: User, exclude: int | None = None) -> ReviewTask | None:
     """The item to show next: the reviewer's held (prefetched or left) claim in `queue`, started
     now, else a new claim. None when the queue has nothing for them."""
+    if connection.vendor == "postgresql":
+        return _next_on_postgres(reviewer, queue, exclude=exclude).task
     own_transaction = not connection.in_atomic_block
     with transaction.atomic():
         _lock_reviewer(reviewer, own_transaction=own_transaction)
@@ -130,6 +158,8 @@ def next_task_for(*, queue: Queue, reviewer: User, exclude: int | None = None) -
 
 def prefetch_task(*, queue: Queue, reviewer: User) -> ReviewTask | None:
     """Claim one item ahead, unless the reviewer already holds MAX_HELD_PER_QUEUE in `queue`."""
+    if connection.vendor == "postgresql":
+        return _next_on_postgres(reviewer, queue, ahead_limit=MAX_HELD_PER_QUEUE).task
     own_transaction = not connection.in_atomic_block
     with transaction.atomic():
         _lock_reviewer(reviewer, own_transaction=own_transaction)

@@ -139,11 +139,16 @@ WHERE q.slug = %(slug)s AND (
 """
 
 
-def get_queue_for_user(user: User, slug: str) -> Queue:
-    """A queue the user holds (work_queue, directly or through a group), else 404."""
+def held_queue(user: User, slug: str) -> Queue | None:
+    """The queue with this slug if the user holds it (work_queue, directly or through a group)."""
     if not user.is_authenticated or not user.is_active:
-        raise Http404
-    queue = next(iter(Queue.objects.raw(HOLDS_QUEUE_SQL, {"slug": slug, "user": user.pk})), None)
+        return None
+    return next(iter(Queue.objects.raw(HOLDS_QUEUE_SQL, {"slug": slug, "user": user.pk})), None)
+
+
+def get_queue_for_user(user: User, slug: str) -> Queue:
+    """A queue the user holds, else 404."""
+    queue = held_queue(user, slug)
     if queue is None:
         raise Http404
     return queue

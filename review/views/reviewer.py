@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -35,8 +35,10 @@ def queue_list(request: AuthedRequest) -> HttpResponse:
 @require_POST
 def queue_next(request: AuthedRequest, slug: str) -> HttpResponse:
     """Resume the reviewer's held item in this queue, or claim the next open one."""
-    queue = permissions.get_queue_for_user(request.user, slug)
-    return _next_response(request, queue)
+    queue, task = claims.next_in_queue(slug=slug, reviewer=request.user)
+    if queue is None:
+        raise Http404
+    return _show_next(request, queue, task)
 
 
 @require_POST
@@ -156,6 +158,13 @@ def escalate(request: AuthedRequest, pk: int) -> HttpResponse:
 
 def _next_response(request: AuthedRequest, queue: Queue, done: ReviewTask | None = None) -> HttpResponse:
     task = claims.next_task_for(queue=queue, reviewer=request.user, exclude=done.pk if done else None)
+    return _show_next(request, queue, task, done)
+
+
+def _show_next(
+    request: AuthedRequest, queue: Queue, task: ReviewTask | None, done: ReviewTask | None = None
+) -> HttpResponse:
+    """The next item's screen (its panel through htmx), or the queue-empty answer."""
     if task is None:
         if request.htmx:
             response = render(request, "review/task.html#queue-empty", {"queue": queue, "done": done})
