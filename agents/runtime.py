@@ -8,7 +8,9 @@ review with the reason instead of being lost.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from agents.confidence import overall_confidence
@@ -40,16 +42,52 @@ def active_version(process_id: int) -> AgentVersion | None:
     )
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    version: AgentVersion
+    spec: AgentSpec
+
+
+_loaded: dict[int, _Loaded] = {}
+_loaded_lock = threading.Lock()
+LOADED_VERSIONS_MAX = 256
+
+
+def _load(version_id: int) -> _Loaded | None:
+    """An agent version and its spec, kept per worker process: versions never change once created
+    (only which one is active does, and triage asks the database that for every document)."""
+    loaded = _loaded.get(version_id)
+    if loaded is None:
+        version = AgentVersion.objects.select_related("process").filter(pk=version_id).first()
+        if version is None:
+            return None
+        loaded = _Loaded(version, spec_for(version))
+        with _loaded_lock:
+            if len(_loaded) >= LOADED_VERSIONS_MAX:
+                _loaded.clear()
+            _loaded[version_id] = loaded
+    return loaded
+
+
 def run_agent(document: Document, version: AgentVersion | None = None) -> AgentRun:
-    """Run `version` (default: the process's active one) on the document and save the AgentRun."""
-    version = version or active_version(document.process_id)
+    """Run `version` (default: the process's active one) on the document and save the AgentRun.
+
+    A document from services.begin_processing names its process's active version
+    (`active_version_id`); otherwise the active version is looked up here.
+    """
+    if version is None and hasattr(document, "active_version_id"):
+        loaded = _load(document.active_version_id) if document.active_version_id else None
+        version, spec = (loaded.version, loaded.spec) if loaded else (None, None)
+    else:
+        version = version or active_version(document.process_id)
+        spec = spec_for(version) if version else None
     run = AgentRun(document=document, agent_version=version)
     if document.text_problem:
         run.error_code, run.error_message = "unreadable", f"no text could be read: {document.text_problem}"
-    elif version is None:
+    elif version is None or spec is None:
         run.error_code, run.error_message = "no_active_version", "the process has no active agent version"
     else:
-        _execute(run, spec_for(version), document.text)
+        _execute(run, spec, document.text)
     run.save()
     return run
 

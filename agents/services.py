@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from agents.autonomy import RunFacts, Verdict, decide
@@ -81,18 +81,47 @@ def _safe_name(filename: str) -> str:
     return name[-80:] or "document"
 
 
+# begin_processing in one statement (triage runs it for every document): the compare-and-set from
+# received to processing, the document's columns, whether an earlier attempt left a run without
+# its verdict, and the process's active version.
+BEGIN_PROCESSING_SQL = f"""
+UPDATE {Document._meta.db_table} SET state = %s, processing_started_at = %s, updated_at = %s
+WHERE id = %s AND state = %s
+RETURNING *,
+    EXISTS (SELECT 1 FROM {AgentRun._meta.db_table} r
+            WHERE r.document_id = {Document._meta.db_table}.id AND r.outcome = %s) AS has_unsettled_run,
+    (SELECT v.id FROM {AgentVersion._meta.db_table} v
+     WHERE v.process_id = {Document._meta.db_table}.process_id AND v.is_active) AS active_version_id
+"""
+
+
 def begin_processing(document_id: int) -> Document | None:
-    """Claim a received document for triage. None when it is missing or someone else has it."""
-    updated = Document.objects.filter(pk=document_id, state=Document.State.RECEIVED).update(
-        state=Document.State.PROCESSING, processing_started_at=timezone.now(), updated_at=timezone.now()
-    )
-    if updated != 1:
-        return None
-    return Document.objects.select_related("process").get(pk=document_id)
+    """Claim a received document for triage. None when it is missing or someone else has it.
+
+    The document comes back with two more attributes: `has_unsettled_run` (an earlier attempt
+    left a run without its verdict: see unsettled_run) and `active_version_id` (None if none).
+    """
+    now = timezone.now()
+    params = [
+        Document.State.PROCESSING,
+        _db(Document, "processing_started_at", now),
+        _db(Document, "updated_at", now),
+        document_id,
+        Document.State.RECEIVED,
+        AgentRun.Outcome.PENDING,
+    ]
+    return next(iter(Document.objects.raw(BEGIN_PROCESSING_SQL, params)), None)
+
+
+def _db(model: type[models.Model], field: str, value: Any) -> Any:
+    """A value as the column stores it (raw SQL gets no field conversion; SQLite keeps datetimes as text)."""
+    return model._meta.get_field(field).get_db_prep_value(value, connection)
 
 
 def unsettled_run(document: Document) -> AgentRun | None:
     """The newest run of the document that never got its verdict (its attempt failed after it)."""
+    if not getattr(document, "has_unsettled_run", True):
+        return None  # begin_processing already looked: there is none
     return (
         AgentRun.objects.select_related("agent_version__process", "document")
         .filter(document=document, outcome=AgentRun.Outcome.PENDING)
@@ -138,18 +167,43 @@ def settle_run(*, run: AgentRun, verdict: Verdict) -> None:
     """
     accepted = verdict.accept
     new_state = Document.State.AUTO_ACCEPTED if accepted else Document.State.IN_REVIEW
-    changes: dict[str, Any] = {"state": new_state, "updated_at": timezone.now()}
+    # Plain SQL: triage settles every document, and these are two indexed single-row updates.
+    document_params = [new_state, _db(Document, "updated_at", timezone.now())]
     if accepted:
-        changes["final_fields"] = run.output
-    updated = Document.objects.filter(pk=run.document_id, state=Document.State.PROCESSING).update(**changes)
-    if updated != 1:
-        raise StateConflict(run.document_id)
-    run.outcome = AgentRun.Outcome.AUTO_ACCEPTED if accepted else AgentRun.Outcome.REVIEW
-    run.route_reason = verdict.reason
-    run.would_auto_accept = verdict.would_auto_accept
-    run.policy = verdict.policy.as_dict() | {"low_fields": list(verdict.low_fields)}
-    run.audit_draw = verdict.audit_draw
-    run.save(update_fields=["outcome", "route_reason", "would_auto_accept", "policy", "audit_draw"])
+        document_params.append(_db(Document, "final_fields", run.output))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            SETTLE_DOCUMENT_SQL.format(final_fields=", final_fields = %s" if accepted else ""),
+            [*document_params, run.document_id, Document.State.PROCESSING],
+        )
+        if cursor.rowcount != 1:
+            raise StateConflict(run.document_id)
+        run.outcome = AgentRun.Outcome.AUTO_ACCEPTED if accepted else AgentRun.Outcome.REVIEW
+        run.route_reason = verdict.reason
+        run.would_auto_accept = verdict.would_auto_accept
+        run.policy = verdict.policy.as_dict() | {"low_fields": list(verdict.low_fields)}
+        run.audit_draw = verdict.audit_draw
+        cursor.execute(
+            SETTLE_RUN_SQL,
+            [
+                run.outcome,
+                run.route_reason,
+                run.would_auto_accept,
+                _db(AgentRun, "policy", run.policy),
+                run.audit_draw,
+                run.pk,
+            ],
+        )
+
+
+SETTLE_DOCUMENT_SQL = (
+    f"UPDATE {Document._meta.db_table} SET state = %s, updated_at = %s{{final_fields}} "
+    "WHERE id = %s AND state = %s"
+)
+SETTLE_RUN_SQL = (
+    f"UPDATE {AgentRun._meta.db_table} SET outcome = %s, route_reason = %s, would_auto_accept = %s, "
+    "policy = %s, audit_draw = %s WHERE id = %s"
+)
 
 
 def finish_review(*, document: Document, accepted: bool, final_fields: dict[str, Any] | None) -> None:

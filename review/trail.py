@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.models import User
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet, Subquery
 from django.utils import timezone
 
@@ -104,10 +104,10 @@ def record(
     """Append one entry. Requires an open transaction (raises otherwise)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("trail.record must run inside the transaction of the change it records")
-    head, _ = TrailHead.objects.select_for_update().get_or_create(pk=1, defaults={"hash": GENESIS_HASH})
+    head_seq, head_hash = _lock_head()
     kind, actor_id, label = _actor_fields(actor)
     entry = TrailEntry(
-        seq=head.seq + 1,
+        seq=head_seq + 1,
         created_at=timezone.now(),
         actor_kind=kind,
         actor_id=actor_id,
@@ -117,12 +117,30 @@ def record(
         document=document,
         # Round-trip through JSON so the stored data is exactly what was hashed.
         data=json.loads(canonical_json(data or {})),
-        prev_hash=head.hash,
+        prev_hash=head_hash,
     )
     entry.hash = entry_hash(entry)
     entry.save()
-    TrailHead.objects.filter(pk=1).update(seq=entry.seq, hash=entry.hash)
+    with connection.cursor() as cursor:
+        cursor.execute(MOVE_HEAD_SQL, [entry.seq, entry.hash])
     return entry
+
+
+# Every change the product makes appends here, so the head's lock and move are plain SQL.
+LOCK_HEAD_SQL = f"SELECT seq, hash FROM {TrailHead._meta.db_table} WHERE id = 1{{lock}}"
+MOVE_HEAD_SQL = f"UPDATE {TrailHead._meta.db_table} SET seq = %s, hash = %s WHERE id = 1"
+
+
+def _lock_head() -> tuple[int, str]:
+    """The chain's head (seq, hash), locked until the transaction ends: appends are serialised."""
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""  # SQLite has one writer
+    with connection.cursor() as cursor:
+        cursor.execute(LOCK_HEAD_SQL.format(lock=lock))
+        row = cursor.fetchone()
+    if row is None:  # the very first entry: create the head row (locked by the insert)
+        head, _ = TrailHead.objects.select_for_update().get_or_create(pk=1, defaults={"hash": GENESIS_HASH})
+        return head.seq, head.hash
+    return row[0], row[1]
 
 
 def write_checkpoint(*, reason: str) -> TrailCheckpoint:

@@ -39,11 +39,14 @@ def triage_document(document_id: int) -> str:
         raise
 
 
+PROCESS_SQL = f"SELECT * FROM {Process._meta.db_table} WHERE id = %s"
+
+
 @transaction.atomic
 def act_on_run(run: AgentRun) -> str:
     """Judge the run with the process's current policy and settle its document (one transaction)."""
     _commit_without_waiting_for_disk()
-    process = Process.objects.get(pk=run.document.process_id)
+    process = next(iter(Process.objects.raw(PROCESS_SQL, [run.document.process_id])))  # its policy, now
     verdict = services.judge_run(run=run, process=process)
     services.settle_run(run=run, verdict=verdict)
     task = None
