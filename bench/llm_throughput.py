@@ -4,7 +4,8 @@ Starts the fake OpenAI-compatible server with a fixed latency per call, creates 
 PostgreSQL database (dropped and re-created on every run), migrates it, sets up the standard
 processes with an openai agent version pointing at the fake server (confidence "logprobs": one
 call per document), then for each concurrency C starts
-`celery -A backoffice worker -Q agents --pool threads -c C`, warms it up with C documents and
+`celery -A backoffice worker -Q agents --pool threads -c C/P` in each of P processes (default:
+one per core, as the README sizes the agents worker), warms it up with C documents and
 measures `per_slot * C` documents from the first task sent to the last document settled (the
 worker's own timestamps). Ideal throughput is C / latency; the target is >= 0.8 of it.
 
@@ -214,8 +215,9 @@ def main() -> None:
     parser.add_argument(
         "--processes",
         type=int,
-        default=1,
-        help="worker processes sharing each level's threads (one GIL each)",
+        default=os.cpu_count() or 1,
+        help="worker processes sharing each level's threads (one interpreter lock each); default: one "
+        "per core, as the README sizes the agents worker",
     )
     parser.add_argument(
         "--async-commit",
