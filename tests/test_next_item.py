@@ -213,3 +213,11 @@ def test_twenty_concurrent_reviewers_never_receive_the_same_item(processes, invo
     assert len(set(claimed)) == len(claimed) == 40  # every item went to exactly one reviewer
     owners = dict(ReviewTask.objects.exclude(state=ReviewTask.State.OPEN).values_list("pk", "claimed_by_id"))
     assert all(owners[pk] == reviewer for reviewer, got in results.items() for pk in got)
+
+
+def test_the_task_table_is_vacuumed_after_a_fixed_number_of_changes(db):
+    """Claims leave dead entries at the head of the claim index until a vacuum (migration 0009)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [ReviewTask._meta.db_table])
+        options = set(cursor.fetchone()[0] or [])
+    assert {"autovacuum_vacuum_scale_factor=0", "autovacuum_vacuum_threshold=5000"} <= options
