@@ -73,6 +73,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import openai
+from openai.types.chat import ChatCompletion
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -674,11 +675,17 @@ class OpenAIProvider:
         """One chat completion, retried and failed over; raises TransportFailed when all endpoints fail."""
         count = len(settings.endpoints)
         order = [(state.preferred + i) % count for i in range(count)]
-        extra: dict[str, Any] = {"max_tokens": settings.max_tokens} if settings.max_tokens else {}
+        body: dict[str, Any] = {
+            "messages": messages,
+            "response_format": state.response_format,
+            "temperature": temperature,
+        }
+        if settings.max_tokens:
+            body["max_tokens"] = settings.max_tokens
         if n > 1:
-            extra["n"] = n
+            body["n"] = n
         if logprobs:
-            extra["logprobs"] = True
+            body["logprobs"] = True
         last = TransportFailed("connection_error", "no endpoint was tried")
         for index in order:
             endpoint = settings.endpoints[index]
@@ -686,17 +693,16 @@ class OpenAIProvider:
             for try_ in range(settings.max_retries + 1):
                 started = time.monotonic()
                 try:
-                    completion = client.chat.completions.create(
-                        model=endpoint.model,
-                        messages=messages,
-                        temperature=temperature,
-                        timeout=settings.timeout_s,
-                        # The JSON schema goes into the body as it is: passed as the typed
-                        # `response_format` argument, the client walks it key by key to transform
-                        # it (a millisecond of CPU per call, measured), and there is nothing in it
-                        # to transform. The body sent is the same.
-                        extra_body={"response_format": state.response_format},
-                        **extra,
+                    # The client's generic POST (its documented way to send a body as it is), not
+                    # chat.completions.create(): create() first walks every argument against its
+                    # typed-dict unions to transform it, about 1.5 ms of CPU per call (measured)
+                    # for a body with nothing to transform. Same endpoint, body, auth, timeout,
+                    # errors (openai.APIError) and ChatCompletion parsing.
+                    completion = client.post(
+                        "/chat/completions",
+                        body={"model": endpoint.model, **body},
+                        cast_to=ChatCompletion,
+                        options={"timeout": settings.timeout_s},
                     )
                     if not isinstance(getattr(completion, "choices", None), list):
                         raise ValueError("the response is not a chat completion")
