@@ -160,7 +160,7 @@ def start_worker(concurrency: int, log_path: Path) -> subprocess.Popen:
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "backoffice", "worker", "-Q", "agents", "--pool", "threads",
          "-c", str(concurrency), "-n", f"{log_path.stem}@%h", "--without-gossip", "--without-mingle",
-         "--without-heartbeat", "-l", "INFO"],
+         "--without-heartbeat", "-l", "INFO", *os.environ.get("EXTRA_WORKER_ARGS", "").split()],
         cwd=ROOT, env=os.environ, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     deadline = time.monotonic() + 60

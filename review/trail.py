@@ -120,15 +120,44 @@ def record(
         prev_hash=head_hash,
     )
     entry.hash = entry_hash(entry)
-    entry.save()
-    with connection.cursor() as cursor:
-        cursor.execute(MOVE_HEAD_SQL, [entry.seq, entry.hash])
+    if connection.vendor == "postgresql":
+        _append_and_move_head(entry)
+    else:  # SQLite (the embedded demo) has no INSERT inside WITH; it runs one writer at a time anyway
+        entry.save()
+        with connection.cursor() as cursor:
+            cursor.execute(MOVE_HEAD_SQL, [entry.seq, entry.hash])
     return entry
 
 
-# Every change the product makes appends here, so the head's lock and move are plain SQL.
+# Every change the product makes appends here, under the head's lock, which serialises all
+# appends: the lock, the insert and the head's move are plain SQL, and on PostgreSQL the insert
+# and the move are one statement, so the lock is held for two round trips and the commit.
 LOCK_HEAD_SQL = f"SELECT seq, hash FROM {TrailHead._meta.db_table} WHERE id = 1{{lock}}"
 MOVE_HEAD_SQL = f"UPDATE {TrailHead._meta.db_table} SET seq = %s, hash = %s WHERE id = 1"
+_ENTRY_FIELDS = [
+    TrailEntry._meta.get_field(name)
+    for name in (
+        "seq", "created_at", "actor_kind", "actor_id", "actor_label", "action", "process", "document",
+        "data", "prev_hash", "hash",
+    )
+]  # fmt: skip
+APPEND_SQL = f"""
+WITH entry AS (
+    INSERT INTO {TrailEntry._meta.db_table} ({", ".join(field.column for field in _ENTRY_FIELDS)})
+    VALUES ({", ".join(["%s"] * len(_ENTRY_FIELDS))})
+    RETURNING id
+)
+UPDATE {TrailHead._meta.db_table} SET seq = %s, hash = %s WHERE id = 1
+RETURNING (SELECT id FROM entry)
+"""
+
+
+def _append_and_move_head(entry: TrailEntry) -> None:
+    values = [field.get_db_prep_save(getattr(entry, field.attname), connection) for field in _ENTRY_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(APPEND_SQL, [*values, entry.seq, entry.hash])
+        entry.pk = cursor.fetchone()[0]
+    entry._state.adding = False  # stored: saving it again is refused like any stored entry
 
 
 def _lock_head() -> tuple[int, str]:
