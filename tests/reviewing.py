@@ -7,17 +7,23 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import threading
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import connections
 from django.utils import timezone
 
 from agents.autonomy import Reason
 from agents.models import AgentRun, Document, Process
 from review.models import Queue, ReviewTask
 from tests.helpers import CLEAN_INVOICE
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 INVOICE_OUTPUT = {
     "vendor": "ACME Industrial Supplies Ltd",
@@ -117,3 +123,30 @@ def make_task(
         priority=priority,
         due_at=timezone.now() + due_in,
     )
+
+
+def run_at_once(work: Callable[[T], R], inputs: list[T], *, timeout: float = 60) -> dict[int, R]:
+    """Run work(input) in one thread per input, all released together; each thread's database
+    connection is closed after. Returns {index: result}; re-raises the first failure."""
+    barrier = threading.Barrier(len(inputs))
+    results: dict[int, R] = {}
+    failures: list[BaseException] = []
+
+    def run(index: int, item: T) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[index] = work(item)
+        except BaseException as exc:  # re-raised in the calling thread
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(inputs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    if failures:
+        raise failures[0]
+    assert len(results) == len(inputs), "a thread did not finish in time"
+    return results

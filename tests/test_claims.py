@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from review import claims, decisions, tasks
 from review.claims import LeaseLost
 from review.models import Decision, Queue, ReviewTask, TrailEntry
-from tests.reviewing import make_task, media  # noqa: F401
+from tests.reviewing import make_task, media, run_at_once  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("media")
 
@@ -182,31 +181,16 @@ def test_twenty_concurrent_claimers_never_receive_the_same_task(processes, invoi
     for _ in range(30):
         make_task(invoices)
     reviewers = [make_user(f"reviewer{i}") for i in range(20)]
-    barrier = threading.Barrier(20)
-    results: dict[int, list[int]] = {}
-    failures: list[BaseException] = []
 
-    def work(reviewer):
-        try:
-            barrier.wait(timeout=30)
-            got = []
-            for _ in range(3):
-                task = claims.claim_next_task(queue=queue, reviewer=reviewer)
-                if task is not None:
-                    got.append(task.pk)
-            results[reviewer.pk] = got
-        except BaseException as exc:  # reported below, in the main thread
-            failures.append(exc)
-        finally:
-            connections.close_all()
+    def work(reviewer) -> list[int]:
+        got = []
+        for _ in range(3):
+            task = claims.claim_next_task(queue=queue, reviewer=reviewer)
+            if task is not None:
+                got.append(task.pk)
+        return got
 
-    threads = [threading.Thread(target=work, args=(r,)) for r in reviewers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert not failures
+    results = {reviewers[i].pk: got for i, got in run_at_once(work, reviewers).items()}
     claimed = [pk for got in results.values() for pk in got]
     assert len(claimed) == 30  # every task claimed once: 60 attempts on 30 tasks
     assert len(set(claimed)) == len(claimed)

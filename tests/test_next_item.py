@@ -4,18 +4,17 @@ reviewer's lock, resume-or-claim). The same behaviour holds on SQLite through th
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from review import claims, permissions
 from review.models import Queue, ReviewTask
 from tests.conftest import make_user
-from tests.reviewing import make_task, media  # noqa: F401
+from tests.reviewing import make_task, media, run_at_once  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("media")
 SLUG = "invoice-extraction-review"
@@ -182,33 +181,18 @@ def test_twenty_concurrent_reviewers_never_receive_the_same_item(processes, invo
     reviewers = [make_user(f"reviewer{i}") for i in range(20)]
     for reviewer in reviewers:
         permissions.grant_queue(queue, reviewer)
-    barrier = threading.Barrier(20)
-    results: dict[int, list[int]] = {}
-    failures: list[BaseException] = []
 
-    def work(reviewer):
-        try:
-            barrier.wait(timeout=30)
-            got = []
-            for _ in range(3):  # next item, claim ahead, decide, next item again
-                _, task = claims.next_in_queue(slug=SLUG, reviewer=reviewer)
-                ahead = claims.prefetch_task(queue=queue, reviewer=reviewer)
-                got += [t.pk for t in (task, ahead) if t is not None and t.pk not in got]
-                if task is not None:
-                    decide(task)
-            results[reviewer.pk] = got
-        except BaseException as exc:  # reported below, in the main thread
-            failures.append(exc)
-        finally:
-            connections.close_all()
+    def work(reviewer) -> list[int]:
+        got: list[int] = []
+        for _ in range(3):  # next item, claim ahead, decide, next item again
+            _, task = claims.next_in_queue(slug=SLUG, reviewer=reviewer)
+            ahead = claims.prefetch_task(queue=queue, reviewer=reviewer)
+            got += [t.pk for t in (task, ahead) if t is not None and t.pk not in got]
+            if task is not None:
+                decide(task)
+        return got
 
-    threads = [threading.Thread(target=work, args=(r,)) for r in reviewers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert not failures
+    results = {reviewers[i].pk: got for i, got in run_at_once(work, reviewers).items()}
     claimed = [pk for got in results.values() for pk in got]
     assert len(set(claimed)) == len(claimed) == 40  # every item went to exactly one reviewer
     owners = dict(ReviewTask.objects.exclude(state=ReviewTask.State.OPEN).values_list("pk", "claimed_by_id"))
