@@ -36,6 +36,29 @@ def test_record_chains_each_entry_to_the_previous_one_and_moves_the_head():
     assert (head.seq, head.hash) == (3, third.hash)
 
 
+WEIRD_DATA = {
+    "quote": 'say "hi"\\ and \\u0000',
+    "unicode": "Café, 東京, 🙂",
+    "nested": {"z": [1, 2.5, None, True], "a": {"k": "v"}},
+    "prev": "not the chain's prev",
+    "seq": 999,
+}
+
+
+def test_the_database_hashes_exactly_as_entry_hash_with_awkward_data(invoices):
+    """What is stored (JSON through PostgreSQL's jsonb) hashes as what was hashed when it was
+    written, whatever the data holds: the verifier recomputes from the stored row."""
+    with transaction.atomic():
+        entries = [
+            trail.record(Action.AUTONOMY_CHANGED, actor=System("test"), data=WEIRD_DATA),
+            trail.record(Action.AUTONOMY_CHANGED, actor=System("tést \"x\""), process=invoices, data={}),
+        ]
+    for entry in entries:
+        stored = TrailEntry.objects.get(pk=entry.pk)
+        assert entry_hash(stored) == stored.hash == entry.hash
+        assert stored.data == entry.data
+
+
 def test_record_refuses_to_run_outside_a_transaction(transactional_db):
     with pytest.raises(RuntimeError):
         trail.record(Action.AUTONOMY_CHANGED, actor=System("test"))
