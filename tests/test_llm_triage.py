@@ -313,3 +313,18 @@ def test_overview_card_shows_the_agent_cost_of_each_process(client, paula, invoi
 
     html = response.content.decode()
     assert 'data-cost="0.001400"' in html and "1,200 tokens · 1 run" in html
+
+
+def test_each_document_runs_the_version_active_when_it_is_triaged(invoices, fake):
+    """Workers keep loaded versions (they never change), but which one is active is read for every
+    document: activating another version, or going back, takes effect on the next document."""
+    rules = invoices.versions.get(is_active=True)
+    _, _, first = triage_text(invoices, CLEAN_INVOICE + "\n#1")
+    llm = use_llm(invoices, fake)
+    fake.script(answer(GOOD, logprobs=-0.001))
+    _, _, second = triage_text(invoices, CLEAN_INVOICE + "\n#2")
+    services.activate_version(version=rules)
+    _, _, third = triage_text(invoices, CLEAN_INVOICE + "\n#3")
+
+    assert (first.agent_version, second.agent_version, third.agent_version) == (rules, llm, rules)
+    assert second.model_used == "fake-llm" and first.model_used != "fake-llm"
