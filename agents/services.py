@@ -22,6 +22,7 @@ from agents.confidence import decisive_confidences
 from agents.models import AgentRun, AgentVersion, Document, Process
 from agents.schema import fields_from_json
 from agents.text_extraction import read_text
+from backoffice.sql import column_list
 
 
 class StateConflict(Exception):
@@ -87,7 +88,7 @@ def _safe_name(filename: str) -> str:
 BEGIN_PROCESSING_SQL = f"""
 UPDATE {Document._meta.db_table} SET state = %s, processing_started_at = %s, updated_at = %s
 WHERE id = %s AND state = %s
-RETURNING *,
+RETURNING {column_list(Document)},
     EXISTS (SELECT 1 FROM {AgentRun._meta.db_table} r
             WHERE r.document_id = {Document._meta.db_table}.id AND r.outcome = %s) AS has_unsettled_run,
     (SELECT v.id FROM {AgentVersion._meta.db_table} v

@@ -16,11 +16,13 @@ from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionS
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
+from backoffice.sql import column_list
+
 SESSION_SQL = (
     f"SELECT session_key, session_data, expire_date FROM {Session._meta.db_table} "
     "WHERE session_key = %s AND expire_date > %s"
 )
-USER_SQL = f"SELECT * FROM {User._meta.db_table} WHERE id = %s"
+USER_SQL = f"SELECT {column_list(User)} FROM {User._meta.db_table} WHERE id = %s"
 
 
 class SessionStore(DatabaseSessionStore):

@@ -16,6 +16,7 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
+from backoffice.sql import column_list
 from review import claims_postgres, permissions, trail
 from review.models import Queue, ReviewTask
 from review.trail import Action, System
@@ -48,7 +49,7 @@ WHERE id = (
     LIMIT 1
     {{lock}}
 )
-RETURNING *
+RETURNING {column_list(ReviewTask)}
 """
 
 

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404
 from guardian.shortcuts import assign_perm, get_group_perms, get_user_perms, remove_perm
 
 from agents.models import Document, Process
+from backoffice.sql import column_list
 from review.models import (
     ProcessGroupObjectPermission,
     ProcessUserObjectPermission,
@@ -126,7 +127,7 @@ def grant_process(codename: str, process: Process, to: User | Group) -> None:
 # every decision): compiling the ORM's EXISTS subqueries costs more than running them.
 # tests/test_access_registry.py checks both paths for every persona.
 HOLDS_QUEUE_SQL = f"""
-SELECT q.* FROM {Queue._meta.db_table} q
+SELECT {column_list(Queue, "q")} FROM {Queue._meta.db_table} q
 WHERE q.slug = %(slug)s AND (
     EXISTS (SELECT 1 FROM {QueueUserObjectPermission._meta.db_table} g
             JOIN auth_permission p ON p.id = g.permission_id

@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from agents import runtime, services
 from agents.autonomy import Verdict
 from agents.models import AgentRun, Process
+from backoffice.sql import column_list
 from review import queues, trail
 from review.models import ReviewTask
 from review.trail import Action, System
@@ -39,7 +40,7 @@ def triage_document(document_id: int) -> str:
         raise
 
 
-PROCESS_SQL = f"SELECT * FROM {Process._meta.db_table} WHERE id = %s"
+PROCESS_SQL = f"SELECT {column_list(Process)} FROM {Process._meta.db_table} WHERE id = %s"
 
 
 @transaction.atomic
