@@ -4,7 +4,7 @@ Every page, every htmx request and every claim first reads the session row and t
 row. Django's own database session store and ModelBackend build those two reads with the ORM,
 whose query compilation costs more than the indexed lookups themselves (about half a
 millisecond of CPU per request, measured with bench/claim_bench.py). These two classes run the
-same lookups as prepared plain SQL; the tables, the expiry rule, inactive users being refused,
+same lookups as plain SQL; the tables, the expiry rule, inactive users being refused,
 and everything else are Django's.
 """
 

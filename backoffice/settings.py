@@ -92,15 +92,13 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Server-side parameter binding, and psycopg preparing a statement once it has run 5 times on a
-    # connection (Django turns that off unless asked), so PostgreSQL plans the statements that run
-    # again and again (the task screen's joins, the permission checks, the session) once per
-    # connection, not per request: planning the task screen's query took 4 ms, running it 0.25 ms.
-    # Behind PgBouncer in transaction mode (before 1.21), set DB_PREPARE_THRESHOLD=off.
-    _options = DATABASES["default"].setdefault("OPTIONS", {})
-    _options["server_side_binding"] = env_bool("DB_SERVER_SIDE_BINDING", True)
-    _prepare = os.environ.get("DB_PREPARE_THRESHOLD", "5").strip().lower()
-    _options["prepare_threshold"] = None if _prepare in ("", "off", "none", "0") else int(_prepare)
+    # Server-side parameter binding. psycopg does not prepare statements here (Django leaves its
+    # prepare_threshold off): tried, generic plans made the decision's compare-and-set UPDATE pick
+    # the claimed_by index over the primary key (100 ms instead of 1 ms), so every hot query's
+    # generic plan would need checking first.
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env_bool(
+        "DB_SERVER_SIDE_BINDING", True
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [

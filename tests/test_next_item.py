@@ -205,14 +205,3 @@ def test_the_task_table_is_vacuumed_after_a_fixed_number_of_changes(db):
         cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [ReviewTask._meta.db_table])
         options = set(cursor.fetchone()[0] or [])
     assert {"autovacuum_vacuum_scale_factor=0", "autovacuum_vacuum_threshold=5000"} <= options
-
-
-def test_statements_that_run_often_are_prepared_once_per_connection(alice, invoices):
-    """psycopg prepares a statement after five runs (settings: prepare_threshold), so PostgreSQL
-    plans it once per connection; Django leaves that off unless asked."""
-    for _ in range(6):
-        permissions.held_queue(alice, SLUG)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        prepared = [row[0] for row in cursor.fetchall()]
-    assert any("review_queueuserobjectpermission" in statement for statement in prepared), prepared

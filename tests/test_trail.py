@@ -51,7 +51,7 @@ def test_the_database_hashes_exactly_as_entry_hash_with_awkward_data(invoices):
     with transaction.atomic():
         entries = [
             trail.record(Action.AUTONOMY_CHANGED, actor=System("test"), data=WEIRD_DATA),
-            trail.record(Action.AUTONOMY_CHANGED, actor=System("tést \"x\""), process=invoices, data={}),
+            trail.record(Action.AUTONOMY_CHANGED, actor=System('tést "x"'), process=invoices, data={}),
         ]
     for entry in entries:
         stored = TrailEntry.objects.get(pk=entry.pk)
