@@ -97,22 +97,6 @@ def claim_next_task(*, queue: Queue, reviewer: User, prefetch: bool = False) -> 
     return task
 
 
-# Two-key advisory lock namespace for "one reviewer's claims": the decision's next item and the
-# page's prefetch can arrive together; serialised, the second sees what the first claimed.
-REVIEWER_LOCK_SPACE = claims_postgres.REVIEWER_LOCK_SPACE
-
-
-def _lock_reviewer(reviewer: User, *, own_transaction: bool) -> None:
-    """Take the reviewer's claim lock. In a transaction of its own, a claim also commits without
-    waiting for the disk: a claim lost in a crash only leaves the task open, and claims are the
-    hot path. (The pk is an int, so the statement carries no parameters and goes in one trip.)"""
-    if connection.vendor != "postgresql":
-        return  # SQLite (the embedded demo) runs one writer at a time anyway
-    relaxed = "SET LOCAL synchronous_commit = off; " if own_transaction else ""
-    with connection.cursor() as cursor:
-        cursor.execute(f"{relaxed}SELECT pg_advisory_xact_lock({REVIEWER_LOCK_SPACE}, {int(reviewer.pk)})")
-
-
 def next_in_queue(*, slug: str, reviewer: User) -> tuple[Queue | None, ReviewTask | None]:
     """ "Next item" from a queue page: the queue named by `slug` if the reviewer holds it (else
     (None, None): the caller answers 404), and their next item there, as next_task_for."""
@@ -144,9 +128,8 @@ def next_task_for(*, queue: Queue, reviewer: User, exclude: int | None = None) -
     now, else a new claim. None when the queue has nothing for them."""
     if connection.vendor == "postgresql":
         return _next_on_postgres(reviewer, queue, exclude=exclude).task
-    own_transaction = not connection.in_atomic_block
+    # SQLite (the embedded demo) runs one writer at a time: no reviewer lock is needed.
     with transaction.atomic():
-        _lock_reviewer(reviewer, own_transaction=own_transaction)
         held = held_claim(queue, reviewer, exclude=exclude)
         if held is not None:
             try:
@@ -161,9 +144,7 @@ def prefetch_task(*, queue: Queue, reviewer: User) -> ReviewTask | None:
     """Claim one item ahead, unless the reviewer already holds MAX_HELD_PER_QUEUE in `queue`."""
     if connection.vendor == "postgresql":
         return _next_on_postgres(reviewer, queue, ahead_limit=MAX_HELD_PER_QUEUE).task
-    own_transaction = not connection.in_atomic_block
-    with transaction.atomic():
-        _lock_reviewer(reviewer, own_transaction=own_transaction)
+    with transaction.atomic():  # SQLite: one writer at a time
         if held_claims(queue, reviewer).count() >= MAX_HELD_PER_QUEUE:
             return None
         return claim_next_task(queue=queue, reviewer=reviewer, prefetch=True)

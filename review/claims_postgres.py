@@ -22,7 +22,6 @@ NEXT_ITEM_SQL = (
     "SELECT * FROM review_next_item(%s::integer, %s::text, %s::bigint, %s::timestamptz, %s::timestamptz, "
     "%s::uuid, %s::bigint, %s::integer, %s::boolean)"
 )
-REVIEWER_LOCK_SPACE = 7301  # the advisory lock's first key in review_next_item()
 
 
 @dataclass(frozen=True)
