@@ -20,6 +20,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import QuerySet, Subquery
 from django.utils import timezone
+from psycopg import ClientCursor
 
 from agents.models import AgentVersion, Document, Process
 from review.models import TrailCheckpoint, TrailEntry, TrailHead
@@ -80,7 +81,11 @@ def canonical_json(payload: dict[str, Any]) -> str:
 
 def entry_hash(entry: TrailEntry) -> str:
     """The hash of an entry's content and of its predecessor's hash."""
-    payload = {
+    return hashlib.sha256(canonical_json(_hashed_payload(entry)).encode()).hexdigest()
+
+
+def _hashed_payload(entry: TrailEntry) -> dict[str, Any]:
+    return {
         "seq": entry.seq,
         "created_at": entry.created_at.isoformat(),
         "actor": [entry.actor_kind, entry.actor_id, entry.actor_label],
@@ -90,7 +95,6 @@ def entry_hash(entry: TrailEntry) -> str:
         "data": entry.data,
         "prev": entry.prev_hash,
     }
-    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 
 def record(
@@ -100,14 +104,20 @@ def record(
     process: Process | None = None,
     document: Document | None = None,
     data: dict[str, Any] | None = None,
+    commit: bool = False,
 ) -> TrailEntry:
-    """Append one entry. Requires an open transaction (raises otherwise)."""
+    """Append one entry. Requires an open transaction (raises otherwise).
+
+    With `commit`, the entry is the transaction's last write: when the transaction is the
+    outermost one, the append and COMMIT go to PostgreSQL in one message, so the chain's head is
+    locked only while the server runs them (the enclosing `atomic` then finds nothing left to
+    commit). Nested in an outer transaction, or on SQLite, it appends and the transaction commits
+    as usual.
+    """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("trail.record must run inside the transaction of the change it records")
-    head_seq, head_hash = _lock_head()
     kind, actor_id, label = _actor_fields(actor)
     entry = TrailEntry(
-        seq=head_seq + 1,
         created_at=timezone.now(),
         actor_kind=kind,
         actor_id=actor_id,
@@ -117,57 +127,71 @@ def record(
         document=document,
         # Round-trip through JSON so the stored data is exactly what was hashed.
         data=json.loads(canonical_json(data or {})),
-        prev_hash=head_hash,
     )
-    entry.hash = entry_hash(entry)
     if connection.vendor == "postgresql":
-        _append_and_move_head(entry)
-    else:  # SQLite (the embedded demo) has no INSERT inside WITH; it runs one writer at a time anyway
+        _append_on_postgres(entry, commit=commit and len(connection.atomic_blocks) == 1)
+    else:  # SQLite (the embedded demo) runs one writer at a time: the head needs no row lock
+        entry.seq, entry.prev_hash = _head()
+        entry.seq += 1
+        entry.hash = entry_hash(entry)
         entry.save()
         with connection.cursor() as cursor:
             cursor.execute(MOVE_HEAD_SQL, [entry.seq, entry.hash])
     return entry
 
 
+def _json_around_chain(entry: TrailEntry) -> tuple[str, str]:
+    """entry_hash()'s canonical JSON with two gaps, for the predecessor's hash and for the seq.
+
+    Keys are sorted: "prev", "process" and "seq" come after every other key, so the JSON is the
+    other keys' object, then `"prev":"<hash>","process":<id>,"seq":<n>}`.
+    """
+    payload = _hashed_payload(entry)
+    del payload["prev"], payload["seq"]
+    process = payload.pop("process")
+    assert max(payload) < "prev"  # the gaps are where canonical_json puts them
+    before_prev = canonical_json(payload)[:-1] + ',"prev":"'
+    before_seq = '","process":' + canonical_json(process) + ',"seq":'
+    return before_prev, before_seq
+
+
 # Every change the product makes appends here, under the head's lock, which serialises all
-# appends: the lock, the insert and the head's move are plain SQL, and on PostgreSQL the insert
-# and the move are one statement, so the lock is held for two round trips and the commit.
-LOCK_HEAD_SQL = f"SELECT seq, hash FROM {TrailHead._meta.db_table} WHERE id = 1{{lock}}"
+# appends. On PostgreSQL one call of review_trail_append() (migration review/0010) locks the
+# head, hashes, inserts and moves the head; sent with COMMIT, the lock is held server-side only.
+APPEND_SQL = "SELECT r_id, r_seq, r_prev_hash, r_hash FROM review_trail_append(" + ", ".join(
+    ["%s::timestamptz", "%s::text", "%s::text", "%s::text", "%s::text", "%s::bigint", "%s::bigint",
+     "%s::jsonb", "%s::text", "%s::text"]
+) + ")"  # fmt: skip
+HEAD_SQL = f"SELECT seq, hash FROM {TrailHead._meta.db_table} WHERE id = 1"
 MOVE_HEAD_SQL = f"UPDATE {TrailHead._meta.db_table} SET seq = %s, hash = %s WHERE id = 1"
-_ENTRY_FIELDS = [
-    TrailEntry._meta.get_field(name)
-    for name in (
-        "seq", "created_at", "actor_kind", "actor_id", "actor_label", "action", "process", "document",
-        "data", "prev_hash", "hash",
-    )
-]  # fmt: skip
-APPEND_SQL = f"""
-WITH entry AS (
-    INSERT INTO {TrailEntry._meta.db_table} ({", ".join(field.column for field in _ENTRY_FIELDS)})
-    VALUES ({", ".join(["%s"] * len(_ENTRY_FIELDS))})
-    RETURNING id
-)
-UPDATE {TrailHead._meta.db_table} SET seq = %s, hash = %s WHERE id = 1
-RETURNING (SELECT id FROM entry)
-"""
 
 
-def _append_and_move_head(entry: TrailEntry) -> None:
-    values = [field.get_db_prep_save(getattr(entry, field.attname), connection) for field in _ENTRY_FIELDS]
-    with connection.cursor() as cursor:
-        cursor.execute(APPEND_SQL, [*values, entry.seq, entry.hash])
-        entry.pk = cursor.fetchone()[0]
+def _append_on_postgres(entry: TrailEntry, *, commit: bool) -> None:
+    data = TrailEntry._meta.get_field("data").get_db_prep_save(entry.data, connection)
+    params = [
+        entry.created_at, entry.actor_kind, entry.actor_id, entry.actor_label, entry.action,
+        entry.process_id, entry.document_id, data, *_json_around_chain(entry),
+    ]  # fmt: skip
+    if commit:
+        # Simple-query protocol (client-side binding): the append and COMMIT run as one message.
+        cursor = connection._prepare_cursor(ClientCursor(connection.connection))
+        sql = APPEND_SQL + "; COMMIT"
+    else:
+        cursor = connection.cursor()
+        sql = APPEND_SQL
+    with cursor:
+        cursor.execute(sql, params)
+        entry.pk, entry.seq, entry.prev_hash, entry.hash = cursor.fetchone()
     entry._state.adding = False  # stored: saving it again is refused like any stored entry
 
 
-def _lock_head() -> tuple[int, str]:
-    """The chain's head (seq, hash), locked until the transaction ends: appends are serialised."""
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""  # SQLite has one writer
+def _head() -> tuple[int, str]:
+    """The chain's head (seq, hash), read without a row lock (SQLite)."""
     with connection.cursor() as cursor:
-        cursor.execute(LOCK_HEAD_SQL.format(lock=lock))
+        cursor.execute(HEAD_SQL)
         row = cursor.fetchone()
-    if row is None:  # the very first entry: create the head row (locked by the insert)
-        head, _ = TrailHead.objects.select_for_update().get_or_create(pk=1, defaults={"hash": GENESIS_HASH})
+    if row is None:  # the very first entry: create the head row
+        head, _ = TrailHead.objects.get_or_create(pk=1, defaults={"hash": GENESIS_HASH})
         return head.seq, head.hash
     return row[0], row[1]
 

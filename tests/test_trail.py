@@ -6,6 +6,8 @@ from django.db import DatabaseError, connection, transaction
 from review import tasks, trail
 from review.models import TrailCheckpoint, TrailEntry, TrailHead, TrailImmutable
 from review.trail import GENESIS_HASH, Action, System, entry_hash
+from review.trail_verify import verify_trail
+from tests.reviewing import run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -57,6 +59,51 @@ def test_the_database_hashes_exactly_as_entry_hash_with_awkward_data(invoices):
         stored = TrailEntry.objects.get(pk=entry.pk)
         assert entry_hash(stored) == stored.hash == entry.hash
         assert stored.data == entry.data
+
+
+def test_an_append_sent_with_commit_commits_the_whole_transaction_with_it(transactional_db):
+    """The last write of an outermost transaction goes to PostgreSQL with COMMIT: the changes before
+    it and the entry commit together, the enclosing atomic finds nothing left to do, and its
+    on-commit callbacks still run."""
+    committed = []
+    with transaction.atomic():
+        TrailCheckpoint.objects.create(seq=0, hash=GENESIS_HASH, reason="the change being recorded")
+        transaction.on_commit(lambda: committed.append("callback"))
+        entry = trail.record(Action.AUTONOMY_CHANGED, actor=System("test"), data=WEIRD_DATA, commit=True)
+        assert connection.connection.info.transaction_status.name == "IDLE"  # committed already
+
+    assert committed == ["callback"]
+    stored = TrailEntry.objects.get(pk=entry.pk)
+    assert (
+        (stored.seq, stored.prev_hash, stored.hash)
+        == (1, GENESIS_HASH, entry.hash)
+        == (1, GENESIS_HASH, entry_hash(stored))
+    )
+    assert TrailCheckpoint.objects.filter(reason="the change being recorded").exists()
+    assert verify_trail().ok
+
+
+def test_an_append_with_commit_inside_an_outer_transaction_leaves_the_commit_to_it(transactional_db):
+    with pytest.raises(RuntimeError, match="outer"), transaction.atomic():
+        with transaction.atomic():
+            trail.record(Action.AUTONOMY_CHANGED, actor=System("test"), commit=True)
+        assert connection.connection.info.transaction_status.name == "INTRANS"
+        raise RuntimeError("the outer transaction fails: the entry goes with it")
+
+    assert not TrailEntry.objects.exists()
+
+
+def test_concurrent_appends_sent_with_commit_form_one_unbroken_chain(transactional_db):
+    def append_one(i: int) -> int:
+        with transaction.atomic():
+            return trail.record(Action.AUTONOMY_CHANGED, actor=System(f"writer {i}"), commit=True).seq
+
+    seqs = run_at_once(append_one, list(range(16)))
+
+    assert sorted(seqs.values()) == list(range(1, 17))
+    result = verify_trail()
+    assert result.ok and result.entries_checked == 16, result
+    assert TrailHead.objects.get(pk=1).seq == 16
 
 
 def test_record_refuses_to_run_outside_a_transaction(transactional_db):
