@@ -22,7 +22,7 @@ from agents.confidence import decisive_confidences
 from agents.models import AgentRun, AgentVersion, Document, Process
 from agents.schema import fields_from_json
 from agents.text_extraction import read_text
-from backoffice.sql import column_list
+from backoffice.sql import column_list, fetch_instance
 
 
 class StateConflict(Exception):
@@ -111,7 +111,8 @@ def begin_processing(document_id: int) -> Document | None:
         Document.State.RECEIVED,
         AgentRun.Outcome.PENDING,
     ]
-    return next(iter(Document.objects.raw(BEGIN_PROCESSING_SQL, params)), None)
+    extra = ("has_unsettled_run", "active_version_id")
+    return fetch_instance(Document, BEGIN_PROCESSING_SQL, params, extra=extra)
 
 
 def _db(model: type[models.Model], field: str, value: Any) -> Any:

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from guardian.shortcuts import assign_perm, get_group_perms, get_user_perms, remove_perm
 
 from agents.models import Document, Process
-from backoffice.sql import column_list
+from backoffice.sql import column_list, fetch_instance
 from review.models import (
     ProcessGroupObjectPermission,
     ProcessUserObjectPermission,
@@ -144,7 +144,7 @@ def held_queue(user: User, slug: str) -> Queue | None:
     """The queue with this slug if the user holds it (work_queue, directly or through a group)."""
     if not user.is_authenticated or not user.is_active:
         return None
-    return next(iter(Queue.objects.raw(HOLDS_QUEUE_SQL, {"slug": slug, "user": user.pk})), None)
+    return fetch_instance(Queue, HOLDS_QUEUE_SQL, {"slug": slug, "user": user.pk})
 
 
 def get_queue_for_user(user: User, slug: str) -> Queue:

@@ -181,3 +181,19 @@ def test_a_failed_attempt_puts_the_document_back_and_the_retry_reuses_the_paid_r
     assert triage.triage_document(document.pk) != "skipped"
     assert calls["provider"] == 0  # the first attempt's run was used, not paid for again
     assert AgentRun.objects.filter(document=document).count() == 1
+
+
+def test_the_policy_read_lets_only_its_own_transaction_commit_without_waiting_for_disk(
+    invoices, transactional_db
+):
+    from django.db import connection, transaction
+
+    def synchronous_commit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    with transaction.atomic():
+        process = triage._process_committing_without_waiting_for_disk(invoices.pk)
+        assert (process.pk, process.slug, synchronous_commit()) == (invoices.pk, invoices.slug, "off")
+    assert synchronous_commit() == "on"  # the next transaction (a human decision, say) waits for the disk
