@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "accounts",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",

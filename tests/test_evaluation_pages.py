@@ -124,10 +124,10 @@ def test_the_page_runs_a_fixed_number_of_queries_whatever_the_volume(
     client, paula, evaluated, rita, django_assert_num_queries
 ):
     client.force_login(paula)
-    # session, user, process, versions, 7 metric aggregates (runs, reasons, audited, fields,
+    # session and user (one query), process, versions, 7 metric aggregates (runs, reasons, audited, fields,
     # calibration, decisions, queues), 4 simulator aggregates, the nav link's group check
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(15):
         client.get(*url(evaluated))
     audit_samples(evaluated, rita, n=300)
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(15):
         client.get(*url(evaluated))

@@ -207,10 +207,10 @@ def test_the_admin_pages_run_a_fixed_number_of_queries(
     shadow_data(invoices, rita)
     client.force_login(paula)
     client.post(page_url(invoices), VALID)
-    # session, user, the administered process, 4 simulator aggregates, the banner's process
+    # session and user (one query), the administered process, 4 simulator aggregates, the banner's process
     # (autonomous: no trail read), the nav link's group check, the trail entries
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):
         client.get(page_url(invoices))
-    # session, user, the processes, the banners' processes, the nav link's group check
-    with django_assert_num_queries(5):
+    # session and user (one query), the processes, the banners' processes, the nav link's group check
+    with django_assert_num_queries(4):
         client.get(reverse("review:autonomy"))
