@@ -54,6 +54,11 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=400, help="requests per phase and concurrency level")
     parser.add_argument("--levels", default="1,4,20")
+    parser.add_argument(
+        "--phases",
+        default="baseline,claim,submit-and-next",
+        help="which phases to run (for profiling one of them)",
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=6)
@@ -92,15 +97,18 @@ def main() -> None:
             clients[0].db.execute("VACUUM review_reviewtask")
             group = clients[:level]
             total = max(args.requests, level * 5)
-            rows = [
-                run_phase("baseline", group, total, lambda c, n: baseline(c, n, max_pk)),
-                run_phase("claim", group, total, claim),
-                run_phase("submit-and-next", group, total, submit_and_next),
-            ]
-            for row in rows:
-                print(row, flush=True)
-            claim_rate, base_rate = rows[1].rate, rows[0].rate
-            print(f"{'':<18}claim rate / baseline rate = {claim_rate / base_rate:.2f}", flush=True)
+            actions = {
+                "baseline": lambda c, n: baseline(c, n, max_pk),
+                "claim": claim,
+                "submit-and-next": submit_and_next,
+            }
+            rows = {}
+            for phase in args.phases.split(","):
+                rows[phase] = run_phase(phase, group, total, actions[phase])
+                print(rows[phase], flush=True)
+            if "claim" in rows and "baseline" in rows:
+                ratio = rows["claim"].rate / rows["baseline"].rate
+                print(f"{'':<18}claim rate / baseline rate = {ratio:.2f}", flush=True)
         print(f"\nopen tasks left: {open_tasks():,}")
     finally:
         server.terminate()
@@ -168,15 +176,24 @@ def fill(n: int, reviewers: int) -> list[str]:
         first_document = cursor.fetchone()[0]
     version = process.versions.get(is_active=True)
     run_ = AgentRun.objects.create(
-        document_id=first_document, agent_version=version, output=OUTPUT,
+        document_id=first_document,
+        agent_version=version,
+        output=OUTPUT,
         confidences={"vendor": 0.95, "invoice_number": 0.97, "date": 0.55, "total": 0.99, "currency": 0.98},
-        confidence_methods=dict.fromkeys(OUTPUT, "rules"), overall_confidence=0.55,
-        outcome=AgentRun.Outcome.REVIEW, route_reason="low_confidence",
+        confidence_methods=dict.fromkeys(OUTPUT, "rules"),
+        overall_confidence=0.55,
+        outcome=AgentRun.Outcome.REVIEW,
+        route_reason="low_confidence",
     )
-    policy = json.dumps({
-        "mode": "autonomous", "threshold": "0.85", "field_thresholds": {}, "audit_sample_rate": "0.05",
-        "low_fields": ["date"],
-    })
+    policy = json.dumps(
+        {
+            "mode": "autonomous",
+            "threshold": "0.85",
+            "field_thresholds": {},
+            "audit_sample_rate": "0.05",
+            "low_fields": ["date"],
+        }
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -198,8 +215,11 @@ def fill(n: int, reviewers: int) -> list[str]:
 def existing_reviewers(count: int) -> list[str]:
     from django.contrib.auth.models import User
 
-    names = list(User.objects.filter(username__startswith="bench-reviewer-").order_by("username")
-                 .values_list("username", flat=True)[:count])
+    names = list(
+        User.objects.filter(username__startswith="bench-reviewer-")
+        .order_by("username")
+        .values_list("username", flat=True)[:count]
+    )
     if len(names) < count:
         sys.exit("the existing bench database has too few reviewers: run without --reuse")
     return names
@@ -246,9 +266,22 @@ def start_gunicorn(db_url: str, args) -> subprocess.Popen:
         "DB_CONN_MAX_AGE": "600",
     }
     cmd = [
-        sys.executable, "-m", "gunicorn", "backoffice.wsgi:application",
-        "--bind", f"127.0.0.1:{args.port}", "--workers", str(args.workers), "--threads", str(args.threads),
-        "--worker-class", "gthread", "--log-level", "warning", "--backlog", "512",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "backoffice.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{args.port}",
+        "--workers",
+        str(args.workers),
+        "--threads",
+        str(args.threads),
+        "--worker-class",
+        "gthread",
+        "--log-level",
+        "warning",
+        "--backlog",
+        "512",
     ]
     server = subprocess.Popen(cmd, cwd=ROOT, env=env)
     deadline = time.time() + 30
@@ -283,8 +316,10 @@ class Client:
         body = None
         if method == "POST":
             body = urllib.parse.urlencode(data or {})
-            headers |= {"Content-Type": "application/x-www-form-urlencoded",
-                        "X-CSRFToken": self.cookies.get("csrftoken", "")}
+            headers |= {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-CSRFToken": self.cookies.get("csrftoken", ""),
+            }
         if htmx:
             headers["HX-Request"] = "true"
         try:
@@ -303,9 +338,15 @@ class Client:
 
     def log_in(self, username: str) -> None:
         self.request("GET", "/accounts/login/")
-        status, _, _ = self.request("POST", "/accounts/login/", {
-            "username": username, "password": PASSWORD, "csrfmiddlewaretoken": self.cookies["csrftoken"],
-        })
+        status, _, _ = self.request(
+            "POST",
+            "/accounts/login/",
+            {
+                "username": username,
+                "password": PASSWORD,
+                "csrfmiddlewaretoken": self.cookies["csrftoken"],
+            },
+        )
         if status != 302 or "sessionid" not in self.cookies:
             sys.exit(f"login failed for {username}: {status}")
 
@@ -355,8 +396,10 @@ class Row:
         self.p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000
 
     def __str__(self) -> str:
-        return (f"{self.phase:<18}{self.reviewers:>10}{self.count:>10}{self.rate:>10.1f}"
-                f"{self.p50:>10.1f}{self.p95:>10.1f}")
+        return (
+            f"{self.phase:<18}{self.reviewers:>10}{self.count:>10}{self.rate:>10.1f}"
+            f"{self.p50:>10.1f}{self.p95:>10.1f}"
+        )
 
 
 def run_phase(name: str, clients: list[Client], total: int, action) -> Row:

@@ -4,8 +4,8 @@ Starts the fake OpenAI-compatible server with a fixed latency per call, creates 
 PostgreSQL database (dropped and re-created on every run), migrates it, sets up the standard
 processes with an openai agent version pointing at the fake server (confidence "logprobs": one
 call per document), then for each concurrency C starts
-`celery -A backoffice worker -Q agents --pool threads -c C/P` in each of P processes (default:
-one per core, as the README sizes the agents worker), warms it up with C documents and
+`celery -A backoffice worker -Q agents --pool threads -c C/P --prefetch-multiplier 2` in each of
+P processes (default: two per core, as the README sizes the agents worker), warms it up with C documents and
 measures `per_slot * C` documents from the first task sent to the last document settled (the
 worker's own timestamps). Ideal throughput is C / latency; the target is >= 0.8 of it.
 
@@ -159,7 +159,8 @@ def start_worker(concurrency: int, log_path: Path) -> subprocess.Popen:
     log = log_path.open("w")
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "backoffice", "worker", "-Q", "agents", "--pool", "threads",
-         "-c", str(concurrency), "-n", f"{log_path.stem}@%h", "--without-gossip", "--without-mingle",
+         "-c", str(concurrency), "--prefetch-multiplier", "2", "-n", f"{log_path.stem}@%h",
+         "--without-gossip", "--without-mingle",
          "--without-heartbeat", "-l", "INFO", *os.environ.get("EXTRA_WORKER_ARGS", "").split()],
         cwd=ROOT, env=os.environ, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -215,8 +216,8 @@ def main() -> None:
     parser.add_argument(
         "--processes",
         type=int,
-        default=os.cpu_count() or 1,
-        help="worker processes sharing each level's threads (one interpreter lock each); default: one "
+        default=2 * (os.cpu_count() or 1),
+        help="worker processes sharing each level's threads (one interpreter lock each); default: two "
         "per core, as the README sizes the agents worker",
     )
     parser.add_argument(
