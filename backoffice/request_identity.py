@@ -11,6 +11,7 @@ Django's: these classes only change how the two rows are read.
 
 from __future__ import annotations
 
+import functools
 from contextvars import ContextVar
 
 from django.contrib.auth import SESSION_KEY
@@ -29,6 +30,7 @@ USER_SQL = f"SELECT {column_list(User)} FROM {User._meta.db_table} WHERE id = %s
 _user_read_with_session: ContextVar[User | None] = ContextVar("user_read_with_session", default=None)
 
 
+@functools.cache
 def _session_sql() -> str:
     from accounts.models import Session
 

@@ -70,8 +70,7 @@ def main() -> None:
     fresh = prepare_database(args.server, reuse=args.reuse)
     os.environ.update({"DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "backoffice.settings"})
     os.environ.pop("REDIS_URL", None)
-    if fresh:
-        run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"])
+    run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"])  # a reused database may lag behind
     setup_django()
     usernames = fill(args.tasks, max(levels)) if fresh else existing_reviewers(max(levels))
     print(f"open tasks in {QUEUE}: {open_tasks():,}", flush=True)
