@@ -7,7 +7,9 @@ that runs one indexed query behind the same middleware.
 It creates (and by default keeps, for a quicker re-run with --reuse) its own PostgreSQL database
 `backoffice_bench_claims`, fills it with generate_series, starts gunicorn on 127.0.0.1 with
 DEBUG off (bench/claim_bench_settings.py, bench/claim_bench_urls.py), logs in 20 reviewers who
-hold the queue, and prints requests/s and p50/p95 latency per phase. Not a test: it asserts
+hold the queue, and prints requests/s and p50/p95 latency per phase. Each reviewer is a thread
+with its own keep-alive connection; the threads are spread over `--client-processes` (4) forked
+processes, as twenty browsers do not share one interpreter lock. Not a test: it asserts
 nothing about time.
 
 Phases, for each concurrency level:
@@ -23,8 +25,10 @@ Phases, for each concurrency level:
 from __future__ import annotations
 
 import argparse
+import functools
 import http.client
 import json
+import multiprocessing
 import os
 import re
 import statistics
@@ -32,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import urllib.parse
 from pathlib import Path
 
@@ -59,6 +64,12 @@ def main() -> None:
         default="baseline,claim,submit-and-next",
         help="which phases to run (for profiling one of them)",
     )
+    parser.add_argument(
+        "--client-processes",
+        type=int,
+        default=4,
+        help="processes the reviewers' clients are spread over (browsers do not share an interpreter lock)",
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=6)
@@ -79,21 +90,20 @@ def main() -> None:
 
     server = start_gunicorn(db_url, args)
     try:
-        clients = [Client(args.port) for _ in usernames]
+        clients = [Client(args.port, db_url) for _ in usernames]
         for client, username in zip(clients, usernames, strict=True):
             client.log_in(username)
-            client.db = psycopg.connect(db_url, autocommit=True)
-            # The harness's own "task decided" write must cost the measured claim as little as
-            # possible: it is not part of the product's claim, only of the loop around it.
-            client.db.execute("SET synchronous_commit = off")
+            client.conn.close()  # each phase's client processes open their own connections
         max_pk = max_task_pk()
-        run_phase("warm-up", clients, 8 * len(clients), lambda c, n: baseline(c, n, max_pk))
+        phase = functools.partial(run_phase, processes=args.client_processes)
+        phase("warm-up", clients, 8 * len(clients), lambda c, n: baseline(c, n, max_pk))
         print(f"\n{'phase':<18}{'reviewers':>10}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p95 ms':>10}")
         for level in levels:
             # Untimed: vacuum the task table as autovacuum would (migration 0009 tunes it for this
             # table; CI machines may run PostgreSQL with autovacuum off). Dead entries left at the
             # head of the claim index by earlier claims otherwise slow every claim.
-            clients[0].db.execute("VACUUM review_reviewtask")
+            with psycopg.connect(db_url, autocommit=True) as admin:
+                admin.execute("VACUUM review_reviewtask")
             group = clients[:level]
             total = max(args.requests, level * 5)
             actions = {
@@ -102,9 +112,9 @@ def main() -> None:
                 "submit-and-next": submit_and_next,
             }
             rows = {}
-            for phase in args.phases.split(","):
-                rows[phase] = run_phase(phase, group, total, actions[phase])
-                print(rows[phase], flush=True)
+            for name in args.phases.split(","):
+                rows[name] = phase(name, group, total, actions[name])
+                print(rows[name], flush=True)
             if "claim" in rows and "baseline" in rows:
                 ratio = rows["claim"].rate / rows["baseline"].rate
                 print(f"{'':<18}claim rate / baseline rate = {ratio:.2f}", flush=True)
@@ -303,12 +313,22 @@ def start_gunicorn(db_url: str, args) -> subprocess.Popen:
 class Client:
     """One reviewer's browser: a keep-alive connection, cookies, the CSRF header, and its claim."""
 
-    def __init__(self, port: int):
-        self.port = port
+    def __init__(self, port: int, db_url: str):
+        self.port, self.db_url = port, db_url
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.cookies: dict[str, str] = {}
         self.task: tuple[int, str] | None = None  # (pk, lease) of the item on screen
         self.db = None
+
+    def connect(self) -> None:
+        """Fresh connections, in the client process that runs a phase (sockets are not shared)."""
+        import psycopg
+
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        self.db = psycopg.connect(self.db_url, autocommit=True)
+        # The harness's own "task decided" write must cost the measured claim as little as
+        # possible: it is not part of the product's claim, only of the loop around it.
+        self.db.execute("SET synchronous_commit = off")
 
     def request(self, method: str, path: str, data: dict | None = None, htmx: bool = False):
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
@@ -401,41 +421,73 @@ class Row:
         )
 
 
-def run_phase(name: str, clients: list[Client], total: int, action) -> Row:
+def run_phase(name: str, clients: list[Client], total: int, action, *, processes: int) -> Row:
+    """Each client is a thread; the threads are spread over `processes` forked client processes,
+    so that twenty reviewers do not queue for one interpreter lock as twenty browsers would not.
+    All threads start together; the wall time runs from their start to the last one's end."""
     per_client = max(1, total // len(clients))
+    groups = [clients[i :: min(processes, len(clients))] for i in range(min(processes, len(clients)))]
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(len(clients) + 1)
+    results = context.Queue()
+    children = [
+        context.Process(target=_client_process, args=(name, group, per_client, action, barrier, results))
+        for group in groups
+    ]
+    for child in children:
+        child.start()
+    barrier.wait(timeout=300)
+    started = time.perf_counter()
     latencies: list[float] = []
+    for _ in children:
+        outcome = results.get(timeout=3600)
+        if isinstance(outcome, str):
+            for child in children:
+                child.kill()
+            raise SystemExit(f"a client process failed in {name}:\n{outcome}")
+        latencies.extend(outcome)
+    wall = time.perf_counter() - started
+    for child in children:
+        child.join()
+    return Row(name, len(clients), latencies, wall)
+
+
+def _client_process(name, clients, per_client, action, barrier, results) -> None:
+    """One client process: its clients' threads run the phase; latencies go back on `results`."""
+    latencies: list[float] = []
+    errors: list[str] = []
     lock = threading.Lock()
-    barrier = threading.Barrier(len(clients))
-    errors: list[BaseException] = []
 
     def work(client: Client) -> None:
         mine = []
+        try:
+            client.connect()
+        except BaseException:
+            errors.append(traceback.format_exc())
         barrier.wait()
         try:
             for i in range(per_client):
+                if errors:
+                    break
                 started = time.perf_counter()
                 timed = action(client, i)
                 mine.append(timed if isinstance(timed, float) else time.perf_counter() - started)
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
+            if name == "submit-and-next" and client.task:  # put the item on screen back
+                client.request("POST", f"/tasks/{client.task[0]}/release/", {"lease": client.task[1]})
+        except BaseException:
+            errors.append(traceback.format_exc())
         with lock:
             latencies.extend(mine)
 
-    threads = [threading.Thread(target=work, args=(c,)) for c in clients]
-    started = time.perf_counter()
+    threads = [threading.Thread(target=work, args=(client,)) for client in clients]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    wall = time.perf_counter() - started
-    if errors:
-        raise errors[0]
-    if name == "submit-and-next":  # put the items still on screen back for the next level
-        for client in clients:
-            if client.task:
-                client.request("POST", f"/tasks/{client.task[0]}/release/", {"lease": client.task[1]})
-                client.task = None
-    return Row(name, len(clients), latencies, wall)
+    results.put(errors[0] if errors else latencies)
+    results.close()
+    results.join_thread()
+    os._exit(0)  # no cleanup of what the parent owns (its Django connection, the server handle)
 
 
 if __name__ == "__main__":
