@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -104,20 +106,67 @@ def record(
     process: Process | None = None,
     document: Document | None = None,
     data: dict[str, Any] | None = None,
-    commit: bool = False,
 ) -> TrailEntry:
-    """Append one entry. Requires an open transaction (raises otherwise).
+    """Append one entry. Requires an open transaction (raises otherwise)."""
+    return _append(_new_entry(action, actor, process, document, data), commit=False)
 
-    With `commit`, the entry is the transaction's last write: when the transaction is the
-    outermost one, the append and COMMIT go to PostgreSQL in one message, so the chain's head is
-    locked only while the server runs them (the enclosing `atomic` then finds nothing left to
-    commit). Nested in an outer transaction, or on SQLite, it appends and the transaction commits
-    as usual.
+
+class LastEntry:
+    """The trail entry a `transaction_ending_with_entry` block writes last (see there)."""
+
+    def __init__(self) -> None:
+        self.args: tuple | None = None
+        self.entry: TrailEntry | None = None
+
+    def set(
+        self,
+        action: str,
+        *,
+        actor: Actor,
+        process: Process | None = None,
+        document: Document | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """What to record, as `record` takes it; written when the block ends without an error."""
+        self.args = (action, actor, process, document, data)
+
+
+@contextmanager
+def transaction_ending_with_entry() -> Iterator[LastEntry]:
+    """An atomic block whose last write is its trail entry (named with `.set()` inside it).
+
+    When the block owns its transaction (the outermost, on PostgreSQL), the append and COMMIT go
+    to the server as one message, so the chain's head is locked only while the server runs them,
+    never while this thread waits for its interpreter lock; the atomic block then finds nothing
+    left to commit and runs its on-commit callbacks. Nested in an outer transaction, or on SQLite,
+    the entry is appended and the transaction commits as usual. If the block raises, nothing is
+    written and the transaction rolls back.
     """
+    last = LastEntry()
+    with transaction.atomic():
+        yield last
+        if last.args is not None:
+            last.entry = _append(_new_entry(*last.args), commit=_owns_transaction())
+
+
+def _owns_transaction() -> bool:
+    """Whether the current atomic block is the outermost one and commits on exit."""
+    return (
+        connection.vendor == "postgresql"
+        and len(connection.atomic_blocks) == 1
+        and connection.commit_on_exit
+        and not connection.savepoint_ids
+        and not connection.needs_rollback
+    )
+
+
+def _new_entry(
+    action: str, actor: Actor, process: Process | None, document: Document | None, data: dict[str, Any] | None
+) -> TrailEntry:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("trail.record must run inside the transaction of the change it records")
     kind, actor_id, label = _actor_fields(actor)
-    entry = TrailEntry(
+    return TrailEntry(
         created_at=timezone.now(),
         actor_kind=kind,
         actor_id=actor_id,
@@ -125,11 +174,34 @@ def record(
         action=action,
         process=process or (document.process if document else None),
         document=document,
-        # Round-trip through JSON so the stored data is exactly what was hashed.
-        data=json.loads(canonical_json(data or {})),
+        # Round-trip through JSON so the stored data is exactly what was hashed, with numbers
+        # as PostgreSQL's jsonb gives them back.
+        data=json.loads(canonical_json(_as_jsonb_returns(data or {}))),
     )
+
+
+def _as_jsonb_returns(value: Any) -> Any:
+    """Floats as jsonb gives them back: it stores numbers as exact decimals, so a float that is
+    a whole number written with an exponent (1e16) comes back an integer, and -0.0 comes back 0.0.
+    Not-a-number and infinities are refused (they are not JSON)."""
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"a trail entry cannot hold {value!r}: it is not JSON")
+        if value == 0:
+            return 0.0
+        if value.is_integer() and "e" in repr(value):
+            return int(Decimal(repr(value)))  # the decimal jsonb reads from the JSON text
+        return value
+    if isinstance(value, dict):
+        return {key: _as_jsonb_returns(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_jsonb_returns(item) for item in value]
+    return value
+
+
+def _append(entry: TrailEntry, *, commit: bool) -> TrailEntry:
     if connection.vendor == "postgresql":
-        _append_on_postgres(entry, commit=commit and len(connection.atomic_blocks) == 1)
+        _append_on_postgres(entry, commit=commit)
     else:  # SQLite (the embedded demo) runs one writer at a time: the head needs no row lock
         entry.seq, entry.prev_hash = _head()
         entry.seq += 1

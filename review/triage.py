@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import connection
 
 from agents import runtime, services
 from agents.autonomy import Verdict
@@ -49,32 +49,32 @@ PROCESS_ASYNC_COMMIT_SQL = (
 )
 
 
-@transaction.atomic
 def act_on_run(run: AgentRun) -> str:
-    """Judge the run with the process's current policy and settle its document (one transaction)."""
-    process = _process_committing_without_waiting_for_disk(run.document.process_id)  # its policy, now
-    verdict = services.judge_run(run=run, process=process)
-    services.settle_run(run=run, verdict=verdict)
-    task = None
-    if not verdict.accept:
-        queue = queues.review_queue_for(process)
-        task = ReviewTask.objects.create(
+    """Judge the run with the process's current policy and settle its document (one transaction,
+    whose last write is the trail entry: on PostgreSQL it goes with COMMIT)."""
+    with trail.transaction_ending_with_entry() as last_entry:
+        process = _process_committing_without_waiting_for_disk(run.document.process_id)  # its policy, now
+        verdict = services.judge_run(run=run, process=process)
+        services.settle_run(run=run, verdict=verdict)
+        task = None
+        if not verdict.accept:
+            queue = queues.review_queue_for(process)
+            task = ReviewTask.objects.create(
+                document=run.document,
+                queue=queue,
+                agent_run=run,
+                reason=verdict.reason,
+                policy=run.policy,
+                priority=queues.priority_for(verdict.reason),
+                due_at=queues.due_at_for(process),
+            )
+        last_entry.set(
+            Action.AGENT_AUTO_ACCEPTED if verdict.accept else Action.AGENT_ROUTED_TO_REVIEW,
+            actor=run.agent_version or System("triage"),
+            process=process,
             document=run.document,
-            queue=queue,
-            agent_run=run,
-            reason=verdict.reason,
-            policy=run.policy,
-            priority=queues.priority_for(verdict.reason),
-            due_at=queues.due_at_for(process),
+            data=_run_summary(run, verdict) | ({"task": task.pk, "queue": task.queue.slug} if task else {}),
         )
-    trail.record(
-        Action.AGENT_AUTO_ACCEPTED if verdict.accept else Action.AGENT_ROUTED_TO_REVIEW,
-        actor=run.agent_version or System("triage"),
-        process=process,
-        document=run.document,
-        data=_run_summary(run, verdict) | ({"task": task.pk, "queue": task.queue.slug} if task else {}),
-        commit=True,  # the last write: on PostgreSQL it goes with COMMIT, the chain's head is held briefly
-    )
     return "auto_accepted" if verdict.accept else f"review:{verdict.reason}"
 
 

@@ -61,42 +61,61 @@ def test_the_database_hashes_exactly_as_entry_hash_with_awkward_data(invoices):
         assert stored.data == entry.data
 
 
-def test_an_append_sent_with_commit_commits_the_whole_transaction_with_it(transactional_db):
-    """The last write of an outermost transaction goes to PostgreSQL with COMMIT: the changes before
-    it and the entry commit together, the enclosing atomic finds nothing left to do, and its
-    on-commit callbacks still run."""
+def test_a_transaction_ending_with_its_entry_commits_with_it(transactional_db):
+    """The block's last write is its entry, sent to PostgreSQL with COMMIT: the changes before it
+    and the entry commit together, and the block's on-commit callbacks still run."""
     committed = []
-    with transaction.atomic():
+    with trail.transaction_ending_with_entry() as last:
         TrailCheckpoint.objects.create(seq=0, hash=GENESIS_HASH, reason="the change being recorded")
         transaction.on_commit(lambda: committed.append("callback"))
-        entry = trail.record(Action.AUTONOMY_CHANGED, actor=System("test"), data=WEIRD_DATA, commit=True)
-        assert connection.connection.info.transaction_status.name == "IDLE"  # committed already
-
+        last.set(Action.AUTONOMY_CHANGED, actor=System("test"), data=WEIRD_DATA)
+        assert not TrailEntry.objects.exists()  # written when the block ends
     assert committed == ["callback"]
-    stored = TrailEntry.objects.get(pk=entry.pk)
-    assert (
-        (stored.seq, stored.prev_hash, stored.hash)
-        == (1, GENESIS_HASH, entry.hash)
-        == (1, GENESIS_HASH, entry_hash(stored))
-    )
+    stored = TrailEntry.objects.get(pk=last.entry.pk)
+    assert (stored.seq, stored.prev_hash) == (1, GENESIS_HASH)
+    assert stored.hash == last.entry.hash == entry_hash(stored)
     assert TrailCheckpoint.objects.filter(reason="the change being recorded").exists()
     assert verify_trail().ok
 
 
-def test_an_append_with_commit_inside_an_outer_transaction_leaves_the_commit_to_it(transactional_db):
+def test_a_block_that_fails_writes_no_entry_and_keeps_nothing(transactional_db):
+    committed = []
+    with pytest.raises(RuntimeError, match="late"), trail.transaction_ending_with_entry() as last:
+        TrailCheckpoint.objects.create(seq=0, hash=GENESIS_HASH, reason="rolled back")
+        transaction.on_commit(lambda: committed.append("callback"))
+        last.set(Action.AUTONOMY_CHANGED, actor=System("test"))
+        raise RuntimeError("a late failure")
+    assert (last.entry, committed) == (None, [])
+    assert not TrailEntry.objects.exists() and not TrailCheckpoint.objects.exists()
+
+
+def test_nested_in_an_outer_transaction_the_entry_leaves_the_commit_to_it(transactional_db):
     with pytest.raises(RuntimeError, match="outer"), transaction.atomic():
-        with transaction.atomic():
-            trail.record(Action.AUTONOMY_CHANGED, actor=System("test"), commit=True)
+        with trail.transaction_ending_with_entry() as last:
+            last.set(Action.AUTONOMY_CHANGED, actor=System("test"))
+        assert last.entry is not None
         assert connection.connection.info.transaction_status.name == "INTRANS"
         raise RuntimeError("the outer transaction fails: the entry goes with it")
-
     assert not TrailEntry.objects.exists()
 
 
-def test_concurrent_appends_sent_with_commit_form_one_unbroken_chain(transactional_db):
+def test_with_autocommit_already_off_the_entry_leaves_the_commit_to_the_caller(transactional_db):
+    transaction.set_autocommit(False)
+    try:
+        with trail.transaction_ending_with_entry() as last:
+            last.set(Action.AUTONOMY_CHANGED, actor=System("test"))
+        assert connection.connection.info.transaction_status.name == "INTRANS"
+        transaction.rollback()
+    finally:
+        transaction.set_autocommit(True)
+    assert not TrailEntry.objects.exists()
+
+
+def test_concurrent_transactions_ending_with_entries_form_one_unbroken_chain(transactional_db):
     def append_one(i: int) -> int:
-        with transaction.atomic():
-            return trail.record(Action.AUTONOMY_CHANGED, actor=System(f"writer {i}"), commit=True).seq
+        with trail.transaction_ending_with_entry() as last:
+            last.set(Action.AUTONOMY_CHANGED, actor=System(f"writer {i}"))
+        return last.entry.seq
 
     seqs = run_at_once(append_one, list(range(16)))
 
@@ -104,6 +123,34 @@ def test_concurrent_appends_sent_with_commit_form_one_unbroken_chain(transaction
     result = verify_trail()
     assert result.ok and result.entries_checked == 16, result
     assert TrailHead.objects.get(pk=1).seq == 16
+
+
+def test_numbers_are_stored_as_jsonb_returns_them_so_the_entry_still_verifies():
+    data = {"big": 1e16, "huge": 1e23, "minus_zero": -0.0, "small": 1e-7, "nested": [{"x": 2.5e20}], "n": 3}
+    with transaction.atomic():
+        entry = trail.record(Action.AUTONOMY_CHANGED, actor=System("test"), data=data)
+    stored = TrailEntry.objects.get(pk=entry.pk)
+    assert (
+        stored.data
+        == entry.data
+        == {
+            "big": 10**16,
+            "huge": 10**23,
+            "minus_zero": 0.0,
+            "small": 1e-7,
+            "nested": [{"x": 25 * 10**19}],
+            "n": 3,
+        }
+    )
+    assert entry_hash(stored) == stored.hash
+    assert verify_trail().ok
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_number_that_is_not_json_is_refused(value):
+    with pytest.raises(ValueError, match="not JSON"), transaction.atomic():
+        trail.record(Action.AUTONOMY_CHANGED, actor=System("test"), data={"x": [value]})
+    assert not TrailEntry.objects.exists()
 
 
 def test_record_refuses_to_run_outside_a_transaction(transactional_db):
