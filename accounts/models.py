@@ -15,8 +15,15 @@ class Session(AbstractBaseSession):
     (backoffice/request_identity.py), and a user's sessions end when the user is deleted.
     """
 
+    # No database constraint: a session saved while its user is being deleted must not fail (the
+    # session store would retry with new keys forever); deleting a user still deletes its sessions.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="+",
     )
 
     @classmethod

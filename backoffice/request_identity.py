@@ -30,6 +30,11 @@ USER_SQL = f"SELECT {column_list(User)} FROM {User._meta.db_table} WHERE id = %s
 _user_read_with_session: ContextVar[User | None] = ContextVar("user_read_with_session", default=None)
 
 
+def forget_user_read_with_session(**kwargs) -> None:
+    """At the start and end of every request (accounts.apps): nothing outlives its request."""
+    _user_read_with_session.set(None)
+
+
 @functools.cache
 def _session_sql() -> str:
     from accounts.models import Session

@@ -76,6 +76,10 @@ def insert_instance(instance: models.Model) -> None:
     models this serves.
     """
     model = type(instance)
+    if not instance._state.adding or instance.pk is not None:
+        raise ValueError(
+            f"insert_instance stores new rows only, with a primary key the database assigns: {instance!r}"
+        )
     fields, sql = _insert_statement(model, connection.vendor)
     values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
     with connection.cursor() as cursor:

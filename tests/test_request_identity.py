@@ -2,7 +2,8 @@
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
+from django.core.signals import request_finished
+from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -77,3 +78,18 @@ def test_the_user_read_with_a_session_serves_only_that_user(alice, bob):
     assert (fetched.pk, fetched.first_name) == (bob.pk, "Robert")
     SessionStore(session_key=store.session_key).load()
     assert UserBackend().get_user(str(alice.pk)).pk == alice.pk
+
+
+def test_the_user_read_with_a_session_does_not_outlive_its_request(alice):
+    store = SessionStore()
+    store["_auth_user_id"] = str(alice.pk)
+    store.save()
+    SessionStore(session_key=store.session_key).load()  # reads alice with the session...
+    request_finished.disconnect(close_old_connections)  # (it would close the test's connection)
+    try:
+        request_finished.send(sender=None)  # ...and the request ends before anything asked for her
+    finally:
+        request_finished.connect(close_old_connections)
+    User.objects.filter(pk=alice.pk).update(is_active=False)
+
+    assert UserBackend().get_user(alice.pk) is None  # read now: the request's copy was dropped

@@ -55,3 +55,16 @@ def test_fetch_instance_loads_what_the_orm_loads_and_none_when_missing(invoices,
     process = fetch_instance(Process, sql, [invoices.pk], extra=("answer",))
     assert process.answer == 42
     assert model_to_dict(process) == model_to_dict(Process.objects.get(pk=invoices.pk))  # JSON fields decoded
+
+
+def test_insert_instance_refuses_a_stored_row_or_a_chosen_key(invoices):
+    document = receive_text(invoices, "ACME\nTOTAL 1.50").document
+    stored = a_run(document)
+    insert_instance(stored)
+    with pytest.raises(ValueError, match="new rows"):
+        insert_instance(stored)
+    chosen = a_run(document)
+    chosen.pk = stored.pk + 1000
+    with pytest.raises(ValueError, match="new rows"):
+        insert_instance(chosen)
+    assert AgentRun.objects.filter(document=document).count() == 1
