@@ -437,16 +437,18 @@ def run_phase(name: str, clients: list[Client], total: int, action, *, processes
     for child in children:
         child.start()
     barrier.wait(timeout=300)
-    started = time.perf_counter()
+    started = time.monotonic()  # the system's clock: comparable with the client processes'
     latencies: list[float] = []
+    ended = started
     for _ in children:
         outcome = results.get(timeout=3600)
         if isinstance(outcome, str):
             for child in children:
                 child.kill()
             raise SystemExit(f"a client process failed in {name}:\n{outcome}")
-        latencies.extend(outcome)
-    wall = time.perf_counter() - started
+        latencies.extend(outcome[0])
+        ended = max(ended, outcome[1])
+    wall = ended - started
     for child in children:
         child.join()
     return Row(name, len(clients), latencies, wall)
@@ -455,6 +457,7 @@ def run_phase(name: str, clients: list[Client], total: int, action, *, processes
 def _client_process(name, clients, per_client, action, barrier, results) -> None:
     """One client process: its clients' threads run the phase; latencies go back on `results`."""
     latencies: list[float] = []
+    ended: list[float] = []  # when each thread's last timed action ended (untimed clean-up after)
     errors: list[str] = []
     lock = threading.Lock()
 
@@ -472,6 +475,7 @@ def _client_process(name, clients, per_client, action, barrier, results) -> None
                 started = time.perf_counter()
                 timed = action(client, i)
                 mine.append(timed if isinstance(timed, float) else time.perf_counter() - started)
+            ended.append(time.monotonic())
             if name == "submit-and-next" and client.task:  # put the item on screen back
                 client.request("POST", f"/tasks/{client.task[0]}/release/", {"lease": client.task[1]})
         except BaseException:
@@ -484,7 +488,7 @@ def _client_process(name, clients, per_client, action, barrier, results) -> None
         thread.start()
     for thread in threads:
         thread.join()
-    results.put(errors[0] if errors else latencies)
+    results.put(errors[0] if errors else (latencies, max(ended)))
     results.close()
     results.join_thread()
     os._exit(0)  # no cleanup of what the parent owns (its Django connection, the server handle)
