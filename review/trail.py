@@ -2,7 +2,9 @@
 
 `record` must be called inside the transaction of the change it describes: it locks the chain's
 head row, so appends are serialised and the chain never forks, and the entry commits or rolls
-back together with the change.
+back together with the change. The lock is held until the transaction ends; a hot path whose
+entry is its last write uses `transaction_ending_with_entry`, which on PostgreSQL sends the
+append with COMMIT so that the lock is held only while the server runs them.
 """
 
 from __future__ import annotations
