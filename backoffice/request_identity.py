@@ -21,7 +21,7 @@ from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionS
 from django.db import connection
 from django.utils import timezone
 
-from backoffice.sql import column_list, fetch_instance, instance_from_row
+from backoffice.sql import column_list, execute_prepared, fetch_instance, instance_from_row
 
 USER_SQL = f"SELECT {column_list(User)} FROM {User._meta.db_table} WHERE id = %s"
 
@@ -64,7 +64,7 @@ class SessionStore(DatabaseSessionStore):
         _user_read_with_session.set(None)
         session_model = self.get_model_class()
         with connection.cursor() as cursor:
-            cursor.execute(_session_sql(), [self.session_key, timezone.now()])
+            execute_prepared(cursor, _session_sql(), [self.session_key, timezone.now()])
             row = cursor.fetchone()
         if row is None:
             self._session_key = None  # as Django's store does: a missing or expired session is a new one
@@ -90,5 +90,5 @@ class UserBackend(ModelBackend):
         user = _user_read_with_session.get()
         _user_read_with_session.set(None)
         if user is None or str(user.pk) != str(user_id):  # not read with this session: read it now
-            user = fetch_instance(User, USER_SQL, [user_id])
+            user = fetch_instance(User, USER_SQL, [user_id], prepare=True)
         return user if user is not None and self.user_can_authenticate(user) else None

@@ -93,13 +93,16 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Server-side parameter binding. psycopg does not prepare statements here (Django leaves its
-    # prepare_threshold off): tried, generic plans made the decision's compare-and-set UPDATE pick
-    # the claimed_by index over the primary key (100 ms instead of 1 ms), so every hot query's
-    # generic plan would need checking first.
-    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env_bool(
-        "DB_SERVER_SIDE_BINDING", True
-    )
+    # Server-side parameter binding. psycopg prepares only the statements that ask for it
+    # (backoffice.sql.execute_prepared: the session read and the claim, whose generic plans are
+    # the right ones); automatic preparation stays off, as generic plans made the decision's
+    # compare-and-set UPDATE pick the claimed_by index over the primary key (100 ms instead of
+    # 1 ms). Behind a pooler in transaction mode, prepared statements need PgBouncer >= 1.21 with
+    # max_prepared_statements set, or DB_SERVER_SIDE_BINDING=0 (no preparation at all).
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _db_options["server_side_binding"] = env_bool("DB_SERVER_SIDE_BINDING", True)
+    if _db_options["server_side_binding"]:
+        _db_options["prepare_threshold"] = 2**31 - 1  # = backoffice.sql.PREPARE_ONLY_WHEN_ASKED
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [

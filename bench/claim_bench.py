@@ -31,6 +31,7 @@ import json
 import multiprocessing
 import os
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -73,6 +74,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=6)
+    parser.add_argument("--app-server", default="gunicorn", choices=["gunicorn", "uwsgi"])
     parser.add_argument("--reuse", action="store_true", help="keep the database if it is already filled")
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")]
@@ -93,11 +95,14 @@ def main() -> None:
         clients = [Client(args.port, db_url) for _ in usernames]
         for client, username in zip(clients, usernames, strict=True):
             client.log_in(username)
-            client.conn.close()  # each phase's client processes open their own connections
+            client.close()  # each phase's client processes open their own connections
         max_pk = max_task_pk()
-        phase = functools.partial(run_phase, processes=args.client_processes)
+        phase = functools.partial(run_phase, processes=args.client_processes, server_pid=server.pid)
         phase("warm-up", clients, 8 * len(clients), lambda c, n: baseline(c, n, max_pk))
-        print(f"\n{'phase':<18}{'reviewers':>10}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p95 ms':>10}")
+        print(
+            f"\n{'':<58}CPU ms per request\n{'phase':<18}{'reviewers':>10}{'requests':>10}{'req/s':>10}"
+            f"{'p50 ms':>10}{'p95 ms':>10}{'app':>8}{'db':>8}{'clients':>8}"
+        )
         for level in levels:
             # Untimed: vacuum the task table as autovacuum would (migration 0009 tunes it for this
             # table; CI machines may run PostgreSQL with autovacuum off). Dead entries left at the
@@ -254,6 +259,7 @@ def mark_done(pk: int, conn) -> None:
         "UPDATE review_reviewtask SET state = 'decided', decided_at = now(), lease_token = NULL, "
         "lease_expires_at = NULL WHERE id = %s",
         [pk],
+        prepare=True,
     )
 
 
@@ -274,24 +280,48 @@ def start_gunicorn(db_url: str, args) -> subprocess.Popen:
         "ALLOWED_HOSTS": "127.0.0.1",
         "DB_CONN_MAX_AGE": "600",
     }
-    cmd = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "backoffice.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{args.port}",
-        "--workers",
-        str(args.workers),
-        "--threads",
-        str(args.threads),
-        "--worker-class",
-        "gthread",
-        "--log-level",
-        "warning",
-        "--backlog",
-        "512",
-    ]
+    if args.app_server == "uwsgi":
+        cmd = [
+            str(Path(sys.executable).with_name("uwsgi")),
+            "--http",
+            f"127.0.0.1:{args.port}",
+            "--http-keepalive",
+            "--module",
+            "backoffice.wsgi:application",
+            "--master",
+            "--processes",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "--disable-logging",
+            "--listen",
+            "512",
+            "--die-on-term",
+            "--enable-threads",
+            "--need-app",
+        ]
+        if args.threads == 1:
+            cmd.remove("--threads")
+            cmd.remove("1")
+    else:
+        cmd = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "backoffice.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{args.port}",
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "--worker-class",
+            "gthread",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "512",
+        ]
     server = subprocess.Popen(cmd, cwd=ROOT, env=env)
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -311,11 +341,16 @@ def start_gunicorn(db_url: str, args) -> subprocess.Popen:
 
 
 class Client:
-    """One reviewer's browser: a keep-alive connection, cookies, the CSRF header, and its claim."""
+    """One reviewer's browser: a keep-alive connection, cookies, the CSRF header, and its claim.
+
+    HTTP/1.1 over a plain socket, as lean as the load generators written for this (wrk, ...): the
+    clients share the two cores with the app and the database, and every millisecond of CPU they
+    spend parsing is taken from what is measured. http.client cost about twice as much."""
 
     def __init__(self, port: int, db_url: str):
         self.port, self.db_url = port, db_url
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.sock: socket.socket | None = None
+        self.buffer = b""
         self.cookies: dict[str, str] = {}
         self.task: tuple[int, str] | None = None  # (pk, lease) of the item on screen
         self.db = None
@@ -324,36 +359,87 @@ class Client:
         """Fresh connections, in the client process that runs a phase (sockets are not shared)."""
         import psycopg
 
-        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        self.close()
         self.db = psycopg.connect(self.db_url, autocommit=True)
         # The harness's own "task decided" write must cost the measured claim as little as
         # possible: it is not part of the product's claim, only of the loop around it.
         self.db.execute("SET synchronous_commit = off")
 
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock, self.buffer = None, b""
+
     def request(self, method: str, path: str, data: dict | None = None, htmx: bool = False):
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
-        body = None
+        """(status, headers with lower-case names, body text); the connection is kept alive."""
+        lines = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: 127.0.0.1:{self.port}",
+            "Cookie: " + "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
+        ]
+        body = b""
         if method == "POST":
-            body = urllib.parse.urlencode(data or {})
-            headers |= {
-                "Content-Type": "application/x-www-form-urlencoded",
-                "X-CSRFToken": self.cookies.get("csrftoken", ""),
-            }
+            body = urllib.parse.urlencode(data or {}).encode()
+            lines += [
+                "Content-Type: application/x-www-form-urlencoded",
+                f"Content-Length: {len(body)}",
+                "X-CSRFToken: " + self.cookies.get("csrftoken", ""),
+            ]
         if htmx:
-            headers["HX-Request"] = "true"
+            lines.append("HX-Request: true")
+        message = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
         try:
-            self.conn.request(method, path, body=body, headers=headers)
-            response = self.conn.getresponse()
-        except (http.client.HTTPException, OSError):
-            self.conn.close()
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-            self.conn.request(method, path, body=body, headers=headers)
-            response = self.conn.getresponse()
-        content = response.read().decode()
-        for cookie in response.headers.get_all("Set-Cookie") or []:
-            name, _, rest = cookie.partition("=")
-            self.cookies[name.strip()] = rest.split(";", 1)[0]
-        return response.status, response.headers, content
+            return self._exchange(message)
+        except (OSError, ConnectionError):  # the server closed an idle keep-alive connection
+            self.close()
+            return self._exchange(message)
+
+    def _exchange(self, message: bytes):
+        if self.sock is None:
+            self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.sendall(message)
+        head = self._read_until(b"\r\n\r\n").decode("latin-1")
+        status_line, *header_lines = head.split("\r\n")
+        status = int(status_line.split(" ", 2)[1])
+        headers: dict[str, str] = {}
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            name, value = name.strip().lower(), value.strip()
+            if name == "set-cookie":
+                cookie, _, _ = value.partition(";")
+                key, _, cookie_value = cookie.partition("=")
+                self.cookies[key.strip()] = cookie_value
+            headers[name] = value
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            content = b""
+            while size := int(self._read_until(b"\r\n"), 16):
+                content += self._read_exactly(size)
+                self._read_until(b"\r\n")
+            self._read_until(b"\r\n")
+        else:
+            content = self._read_exactly(int(headers.get("content-length", "0")))
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, headers, content.decode()
+
+    def _read_until(self, marker: bytes) -> bytes:
+        while (end := self.buffer.find(marker)) < 0:
+            self._receive()
+        found, self.buffer = self.buffer[:end], self.buffer[end + len(marker) :]
+        return found
+
+    def _read_exactly(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            self._receive()
+        found, self.buffer = self.buffer[:size], self.buffer[size:]
+        return found
+
+    def _receive(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        self.buffer += chunk
 
     def log_in(self, username: str) -> None:
         self.request("GET", "/accounts/login/")
@@ -388,8 +474,8 @@ def claim(client: Client, i: int) -> float:
     started = time.perf_counter()
     status, headers, _ = client.request("POST", f"/queues/{QUEUE}/next/")
     elapsed = time.perf_counter() - started
-    assert status == 302 and "/tasks/" in headers["Location"], (status, headers.get("Location"))
-    mark_done(int(headers["Location"].rstrip("/").rsplit("/", 1)[1]), client.db)
+    assert status == 302 and "/tasks/" in headers["location"], (status, headers.get("location"))
+    mark_done(int(headers["location"].rstrip("/").rsplit("/", 1)[1]), client.db)
     return elapsed
 
 
@@ -407,54 +493,114 @@ def submit_and_next(client: Client, i: int) -> float | None:
 
 
 class Row:
-    def __init__(self, phase: str, reviewers: int, latencies: list[float], wall: float):
+    def __init__(
+        self, phase: str, reviewers: int, latencies: list[float], wall: float, cpu: dict[str, float]
+    ):
         self.phase, self.reviewers, self.count = phase, reviewers, len(latencies)
         self.rate = self.count / wall
         ordered = sorted(latencies)
         self.p50 = statistics.median(ordered) * 1000
         self.p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000
+        # CPU milliseconds per request, by who spent them (less noisy than latency on a shared machine)
+        self.cpu = {who: seconds * 1000 / self.count for who, seconds in cpu.items()}
 
     def __str__(self) -> str:
         return (
             f"{self.phase:<18}{self.reviewers:>10}{self.count:>10}{self.rate:>10.1f}"
             f"{self.p50:>10.1f}{self.p95:>10.1f}"
+            f"{self.cpu['app']:>8.2f}{self.cpu['db']:>8.2f}{self.cpu['clients']:>8.2f}"
         )
 
 
-def run_phase(name: str, clients: list[Client], total: int, action, *, processes: int) -> Row:
+def _cpu_seconds(pids) -> float:
+    """User + system CPU seconds the processes `pids` have used so far (gone ones count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command name) of every process."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    head, _, rest = stat.read().rpartition(")")
+            except OSError:
+                continue
+            found.append((int(entry), int(rest.split()[1]), head.split("(", 1)[1]))
+    return found
+
+
+def _server_and_database_pids(server_pid: int) -> tuple[list[int], list[int]]:
+    """The app server's processes (it and its children) and PostgreSQL's (the machine's: the
+    bench is its only client while it runs)."""
+    processes = _processes()
+    app = [pid for pid, parent, _ in processes if pid == server_pid or parent == server_pid]
+    database = [pid for pid, _, name in processes if name == "postgres"]
+    return app, database
+
+
+def run_phase(
+    name: str, clients: list[Client], total: int, action, *, processes: int, server_pid: int
+) -> Row:
     """Each client is a thread; the threads are spread over `processes` forked client processes,
     so that twenty reviewers do not queue for one interpreter lock as twenty browsers would not.
-    All threads start together; the wall time runs from their start to the last one's end."""
+    All threads start together; the wall time runs from their start to the last one's end. The
+    CPU time the app server, PostgreSQL and the clients used in the phase is measured too."""
     per_client = max(1, total // len(clients))
     groups = [clients[i :: min(processes, len(clients))] for i in range(min(processes, len(clients)))]
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(len(clients) + 1)
     results = context.Queue()
+    may_exit = context.Event()  # the children's database sessions stay until their CPU is read
     children = [
-        context.Process(target=_client_process, args=(name, group, per_client, action, barrier, results))
+        context.Process(
+            target=_client_process, args=(name, group, per_client, action, barrier, results, may_exit)
+        )
         for group in groups
     ]
     for child in children:
         child.start()
     barrier.wait(timeout=300)
     started = time.monotonic()  # the system's clock: comparable with the client processes'
+    app, database = _server_and_database_pids(server_pid)
+    cpu_before = {"app": _cpu_seconds(app), "db": _cpu_seconds(database)}
     latencies: list[float] = []
     ended = started
-    for _ in children:
-        outcome = results.get(timeout=3600)
-        if isinstance(outcome, str):
-            for child in children:
-                child.kill()
-            raise SystemExit(f"a client process failed in {name}:\n{outcome}")
-        latencies.extend(outcome[0])
-        ended = max(ended, outcome[1])
+    client_cpu = 0.0
+    try:
+        for _ in children:
+            outcome = results.get(timeout=3600)
+            if isinstance(outcome, str):
+                for child in children:
+                    child.kill()
+                raise SystemExit(f"a client process failed in {name}:\n{outcome}")
+            latencies.extend(outcome[0])
+            ended = max(ended, outcome[1])
+            client_cpu += outcome[2]
+        app, database = _server_and_database_pids(server_pid)
+        cpu = {
+            "app": _cpu_seconds(app) - cpu_before["app"],
+            "db": _cpu_seconds(database) - cpu_before["db"],
+            "clients": client_cpu,
+        }
+    finally:
+        may_exit.set()
     wall = ended - started
     for child in children:
         child.join()
-    return Row(name, len(clients), latencies, wall)
+    return Row(name, len(clients), latencies, wall, cpu)
 
 
-def _client_process(name, clients, per_client, action, barrier, results) -> None:
+def _client_process(name, clients, per_client, action, barrier, results, may_exit) -> None:
     """One client process: its clients' threads run the phase; latencies go back on `results`."""
     latencies: list[float] = []
     ended: list[float] = []  # when each thread's last timed action ended (untimed clean-up after)
@@ -486,11 +632,14 @@ def _client_process(name, clients, per_client, action, barrier, results) -> None
     threads = [threading.Thread(target=work, args=(client,)) for client in clients]
     for thread in threads:
         thread.start()
+    cpu_started = sum(os.times()[:2])
     for thread in threads:
         thread.join()
-    results.put(errors[0] if errors else (latencies, max(ended)))
+    cpu = sum(os.times()[:2]) - cpu_started
+    results.put(errors[0] if errors else (latencies, max(ended), cpu))
     results.close()
     results.join_thread()
+    may_exit.wait(timeout=600)
     os._exit(0)  # no cleanup of what the parent owns (its Django connection, the server handle)
 
 

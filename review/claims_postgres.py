@@ -16,6 +16,7 @@ from datetime import datetime
 
 from django.db import connection
 
+from backoffice.sql import execute_prepared
 from review.models import Queue, ReviewTask
 
 NEXT_ITEM_SQL = (
@@ -58,7 +59,7 @@ def next_item(
         relax_commit,
     ]
     with connection.cursor() as cursor:
-        cursor.execute(NEXT_ITEM_SQL, params)
+        execute_prepared(cursor, NEXT_ITEM_SQL, params)
         row = cursor.fetchone()
     if row is None:
         return Outcome(queue=None, task=None)

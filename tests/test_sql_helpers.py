@@ -4,11 +4,13 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.forms.models import model_to_dict
+from django.test.utils import CaptureQueriesContext
 
 from agents.models import AgentRun, Process
 from backoffice.request_identity import USER_SQL
-from backoffice.sql import fetch_instance, insert_instance
+from backoffice.sql import execute_prepared, fetch_instance, insert_instance
 from tests.helpers import receive_text
 
 pytestmark = pytest.mark.django_db
@@ -68,3 +70,52 @@ def test_insert_instance_refuses_a_stored_row_or_a_chosen_key(invoices):
     with pytest.raises(ValueError, match="new rows"):
         insert_instance(chosen)
     assert AgentRun.objects.filter(document=document).count() == 1
+
+
+def prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE from_sql = false")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_execute_prepared_prepares_only_what_asks_and_django_still_counts_it(alice):
+    marker_sql = "SELECT username FROM auth_user WHERE id = %s AND 'execute_prepared' <> ''"
+    plain_sql = "SELECT username FROM auth_user WHERE id = %s AND 'plain' <> ''"
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(10):  # psycopg would prepare a plain statement after 5 runs if it could
+            with connection.cursor() as cursor:
+                execute_prepared(cursor, marker_sql, [alice.pk])
+                assert cursor.fetchone() == ("alice",)
+                cursor.execute(plain_sql, [alice.pk])
+                assert cursor.fetchone() == ("alice",)
+
+    statements = prepared_statements()
+    assert sum("'execute_prepared'" in statement for statement in statements) == 1  # once per connection
+    assert not any("'plain'" in statement for statement in statements)
+    assert sum("'execute_prepared'" in query["sql"] for query in queries.captured_queries) == 10
+
+
+def test_fetch_instance_can_prepare(alice):
+    assert fetch_instance(User, USER_SQL, [alice.pk], prepare=True).username == "alice"
+    assert fetch_instance(User, USER_SQL, [alice.pk], prepare=True).username == "alice"
+    assert (
+        sum(
+            statement.startswith("SELECT") and "auth_user" in statement for statement in prepared_statements()
+        )
+        == 1
+    )
+
+
+def test_execute_prepared_on_a_client_side_binding_cursor_runs_it_plainly(alice):
+    import psycopg
+
+    with connection.cursor() as cursor:
+        driver_cursor = cursor.cursor
+        cursor.cursor = psycopg.ClientCursor(driver_cursor.connection)
+        try:
+            execute_prepared(cursor, "SELECT %s::text || 'client side'", ["x"])
+            assert cursor.fetchone() == ("xclient side",)
+        finally:
+            cursor.cursor.close()
+            cursor.cursor = driver_cursor
+    assert not any("client side" in statement for statement in prepared_statements())
