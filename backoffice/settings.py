@@ -93,6 +93,8 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, with a health check that sends nothing while the connection is quiet.
+    DATABASES["default"]["ENGINE"] = "backoffice.postgresql"
     # Server-side parameter binding. psycopg prepares only the statements that ask for it
     # (backoffice.sql.execute_prepared: the session read and the claim, whose generic plans are
     # the right ones); automatic preparation stays off, as generic plans made the decision's

@@ -13,9 +13,9 @@ def healthz(request):
 
 
 urlpatterns = [
+    path("", include("review.urls")),  # first: nearly every request is one of these
     path("healthz", healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("", include("review.urls")),
 ]

@@ -74,7 +74,6 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=6)
-    parser.add_argument("--app-server", default="gunicorn", choices=["gunicorn", "uwsgi"])
     parser.add_argument("--reuse", action="store_true", help="keep the database if it is already filled")
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")]
@@ -280,48 +279,24 @@ def start_gunicorn(db_url: str, args) -> subprocess.Popen:
         "ALLOWED_HOSTS": "127.0.0.1",
         "DB_CONN_MAX_AGE": "600",
     }
-    if args.app_server == "uwsgi":
-        cmd = [
-            str(Path(sys.executable).with_name("uwsgi")),
-            "--http",
-            f"127.0.0.1:{args.port}",
-            "--http-keepalive",
-            "--module",
-            "backoffice.wsgi:application",
-            "--master",
-            "--processes",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-            "--disable-logging",
-            "--listen",
-            "512",
-            "--die-on-term",
-            "--enable-threads",
-            "--need-app",
-        ]
-        if args.threads == 1:
-            cmd.remove("--threads")
-            cmd.remove("1")
-    else:
-        cmd = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "backoffice.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{args.port}",
-            "--workers",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-            "--worker-class",
-            "gthread",
-            "--log-level",
-            "warning",
-            "--backlog",
-            "512",
-        ]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "backoffice.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{args.port}",
+        "--workers",
+        str(args.workers),
+        "--threads",
+        str(args.threads),
+        "--worker-class",
+        "gthread",
+        "--log-level",
+        "warning",
+        "--backlog",
+        "512",
+    ]
     server = subprocess.Popen(cmd, cwd=ROOT, env=env)
     deadline = time.time() + 30
     while time.time() < deadline:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -174,7 +174,7 @@ def _show_next(
     url = reverse("review:task", args=[task.pk])
     if request.htmx:
         return push_url(_panel(request, selectors.task_for_screen(task.pk)), url)
-    return redirect(url)
+    return HttpResponseRedirect(url)  # a path already: redirect() would first try it as a URL name
 
 
 def _panel(request: AuthedRequest, task: ReviewTask, status: int = 200, **forms) -> HttpResponse:
@@ -193,7 +193,7 @@ def _lease_lost(request: AuthedRequest, task: ReviewTask) -> HttpResponse:
 def _redirect(request: AuthedRequest, url: str) -> HttpResponse:
     if request.htmx:
         return HttpResponse(status=204, headers={"HX-Redirect": url})
-    return redirect(url)
+    return HttpResponseRedirect(url)
 
 
 def _is_live_claim(task: ReviewTask, user) -> bool:
