@@ -555,6 +555,7 @@ def run_phase(
         for _ in children:
             outcome = results.get(timeout=3600)
             if isinstance(outcome, str):
+                may_exit.set()  # before the kill: an event set after its waiters died never returns
                 for child in children:
                     child.kill()
                 raise SystemExit(f"a client process failed in {name}:\n{outcome}")
@@ -568,7 +569,8 @@ def run_phase(
             "clients": client_cpu,
         }
     finally:
-        may_exit.set()
+        if not may_exit.is_set():
+            may_exit.set()
     wall = ended - started
     for child in children:
         child.join()
