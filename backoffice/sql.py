@@ -6,7 +6,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from django.db import connection, models
+from django.db import NotSupportedError, connection, models
 from django.db.backends.utils import CursorWrapper
 from django.db.models.expressions import Col
 
@@ -42,7 +42,17 @@ def execute_prepared(cursor: CursorWrapper, sql: str, params: Sequence[Any] | Ma
         return
     cursor.cursor = _PreparingCursor(driver_cursor)
     try:
-        cursor.execute(sql, params)
+        try:
+            cursor.execute(sql, params)
+        except NotSupportedError as error:
+            # A migration changed what the statement returns (a column's type, a function's
+            # result) after this connection prepared it: forget this connection's prepared
+            # statements and run it again. Inside a transaction, the error stands; its rollback
+            # makes psycopg forget them too.
+            if "cached plan must not change result type" not in str(error) or connection.in_atomic_block:
+                raise
+            driver_cursor.execute("DEALLOCATE ALL")
+            cursor.execute(sql, params)
     finally:
         cursor.cursor = driver_cursor
 

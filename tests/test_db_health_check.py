@@ -6,6 +6,8 @@ import time
 import pytest
 from django.db import connection, connections
 
+from backoffice.postgresql import base as health_check
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -36,11 +38,22 @@ def wait_until_readable(wrapper) -> None:
     assert poller.poll(5000), "the server sent nothing"
 
 
-def test_a_quiet_connection_is_usable_without_a_query(own_connection):
+def test_a_quiet_connection_recently_checked_is_usable_without_a_query(own_connection):
+    assert own_connection.is_usable()  # the first check is Django's own
+    assert last_query_of(own_connection) == "SELECT 1"
     with own_connection.cursor() as cursor:
         cursor.execute("SELECT 'the last query'")
     assert own_connection.is_usable()
     assert last_query_of(own_connection) == "SELECT 'the last query'"
+
+
+def test_a_quiet_connection_not_checked_for_a_while_gets_select_1(own_connection, monkeypatch):
+    assert own_connection.is_usable()
+    with own_connection.cursor() as cursor:
+        cursor.execute("SELECT 'the last query'")
+    monkeypatch.setattr(health_check, "ROUND_TRIP_EVERY", 0.0)  # the last check is now too old
+    assert own_connection.is_usable()
+    assert last_query_of(own_connection) == "SELECT 1"
 
 
 def test_a_connection_the_server_ended_is_not_usable_and_django_reconnects(own_connection):
@@ -58,6 +71,7 @@ def test_a_connection_the_server_ended_is_not_usable_and_django_reconnects(own_c
 
 
 def test_something_else_waiting_to_be_read_falls_back_to_select_1(own_connection):
+    assert own_connection.is_usable()  # checked just now: only what is waiting sends SELECT 1
     with own_connection.cursor() as cursor:
         cursor.execute("LISTEN health_check_test")
     with connection.cursor() as cursor:
@@ -72,6 +86,7 @@ def test_something_else_waiting_to_be_read_falls_back_to_select_1(own_connection
 
 
 def test_inside_a_transaction_django_check_decides(own_connection):
+    assert own_connection.is_usable()  # checked just now: only the open transaction sends SELECT 1
     own_connection.set_autocommit(False)
     with own_connection.cursor() as cursor:
         cursor.execute("SELECT 'in a transaction'")

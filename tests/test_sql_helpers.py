@@ -106,16 +106,33 @@ def test_fetch_instance_can_prepare(alice):
     )
 
 
-def test_execute_prepared_on_a_client_side_binding_cursor_runs_it_plainly(alice):
+@pytest.mark.django_db(transaction=True)
+def test_execute_prepared_survives_a_migration_that_changes_what_the_statement_returns():
     import psycopg
 
+    def call():
+        with connection.cursor() as cursor:
+            execute_prepared(cursor, "SELECT * FROM prepared_shape_test(%s)", [1])
+            return cursor.fetchone()
+
     with connection.cursor() as cursor:
-        driver_cursor = cursor.cursor
-        cursor.cursor = psycopg.ClientCursor(driver_cursor.connection)
-        try:
-            execute_prepared(cursor, "SELECT %s::text || 'client side'", ["x"])
-            assert cursor.fetchone() == ("xclient side",)
-        finally:
-            cursor.cursor.close()
-            cursor.cursor = driver_cursor
-    assert not any("client side" in statement for statement in prepared_statements())
+        cursor.execute(
+            "CREATE FUNCTION prepared_shape_test(x integer) RETURNS TABLE (a integer) "
+            "LANGUAGE sql AS 'SELECT x'"
+        )
+    try:
+        assert call() == (1,)
+        assert call() == (1,)
+        dsn = connection.connection.info.dsn  # another session, as `migrate` would be
+        with psycopg.connect(
+            dsn, password=connection.settings_dict["PASSWORD"] or None, autocommit=True
+        ) as other:
+            other.execute("DROP FUNCTION prepared_shape_test(integer)")
+            other.execute(
+                "CREATE FUNCTION prepared_shape_test(x integer) RETURNS TABLE (a integer, b text) "
+                "LANGUAGE sql AS 'SELECT x, ''two'''"
+            )
+        assert call() == (1, "two")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP FUNCTION IF EXISTS prepared_shape_test(integer)")
