@@ -104,7 +104,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _db_options = DATABASES["default"].setdefault("OPTIONS", {})
     _db_options["server_side_binding"] = env_bool("DB_SERVER_SIDE_BINDING", True)
     if _db_options["server_side_binding"]:
-        _db_options["prepare_threshold"] = 2**31 - 1  # = backoffice.sql.PREPARE_ONLY_WHEN_ASKED
+        _db_options["prepare_threshold"] = 2**31 - 1  # never reached: only prepare=True prepares
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [

@@ -32,7 +32,7 @@ def execute_prepared(cursor: CursorWrapper, sql: str, params: Sequence[Any] | Ma
     pgbench: the session's join costs about 3.5 times as much planned each time). Only statements
     with one sensible plan whatever their parameters belong here, as the generic plan is kept:
     lookups by primary or unique key, and calls of PL/pgSQL functions (which keep their own plans).
-    The settings leave psycopg's automatic preparation off (PREPARE_ONLY_WHEN_ASKED), so nothing
+    The settings leave psycopg's automatic preparation off (a prepare_threshold never reached), so nothing
     else is prepared. With client-side binding (DB_SERVER_SIDE_BINDING=0) or on SQLite, this is a
     plain execute. Django's wrappers still see the query: it is logged and counted as any other.
     """
@@ -55,11 +55,6 @@ def execute_prepared(cursor: CursorWrapper, sql: str, params: Sequence[Any] | Ma
             cursor.execute(sql, params)
     finally:
         cursor.cursor = driver_cursor
-
-
-# psycopg prepares a statement after this many executions, or at once when asked (prepare=True);
-# the settings use it so that only execute_prepared's statements are prepared.
-PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
 
 
 def _can_prepare(driver_cursor) -> bool:
