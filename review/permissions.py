@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from guardian.shortcuts import assign_perm, get_group_perms, get_user_perms, remove_perm
 
 from agents.models import Document, Process
-from backoffice.sql import column_list, fetch_instance
+from backoffice.sql import column_list, fetch_instance, prepared_statements
 from review.models import (
     ProcessGroupObjectPermission,
     ProcessUserObjectPermission,
@@ -156,12 +156,14 @@ def get_queue_for_user(user: User, slug: str) -> Queue:
 
 
 def get_task_for_user(user: User, pk: int) -> ReviewTask:
-    """A task of a queue the user holds, else 404 (a forbidden task looks like a missing one)."""
-    return get_object_or_404(
-        ReviewTask.objects.select_related("queue__process", "document__process", "agent_run__agent_version"),
-        pk=pk,
-        queue__in=queues_for_user(user),
-    )
+    """A task of a queue the user holds, else 404 (a forbidden task looks like a missing one).
+
+    Every action on a task starts here (the screen, each heartbeat, each decision): the query is
+    prepared, as planning its joins and the grant's subqueries costs twenty times its execution."""
+    related = ("queue__process", "document__process", "agent_run__agent_version")
+    tasks = ReviewTask.objects.select_related(*related)
+    with prepared_statements():
+        return get_object_or_404(tasks, pk=pk, queue__in=queues_for_user(user))
 
 
 def revoke_process(codename: str, process: Process, to: User | Group) -> None:

@@ -16,6 +16,7 @@ from django.utils.dateparse import parse_datetime
 from agents.autonomy import Reason
 from agents.models import AgentRun, Document, Process
 from agents.providers.base import FieldSpec
+from backoffice.sql import prepared_statements
 from review.models import Decision, Queue, ReviewTask
 
 PAGE_SIZE = 50
@@ -184,10 +185,12 @@ def queue_overview(user: User, queues: QuerySet[Queue]) -> list[QueueRow]:
 
 
 def task_for_screen(pk: int) -> ReviewTask:
-    """A task with everything the review screen shows, in one query."""
-    return ReviewTask.objects.select_related(
-        "queue__process", "document__process", "agent_run__agent_version", "claimed_by"
-    ).get(pk=pk)
+    """A task with everything the review screen shows, in one query (prepared: see
+    backoffice.sql.prepared_statements)."""
+    with prepared_statements():
+        return ReviewTask.objects.select_related(
+            "queue__process", "document__process", "agent_run__agent_version", "claimed_by"
+        ).get(pk=pk)
 
 
 @dataclass(frozen=True)

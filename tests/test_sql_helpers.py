@@ -6,12 +6,15 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 from django.forms.models import model_to_dict
+from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 
 from agents.models import AgentRun, Process
 from backoffice.request_identity import USER_SQL
-from backoffice.sql import execute_prepared, fetch_instance, insert_instance
+from backoffice.sql import execute_prepared, fetch_instance, insert_instance, prepared_statements
+from review import permissions
 from tests.helpers import receive_text
+from tests.reviewing import make_task, media  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +75,7 @@ def test_insert_instance_refuses_a_stored_row_or_a_chosen_key(invoices):
     assert AgentRun.objects.filter(document=document).count() == 1
 
 
-def prepared_statements() -> list[str]:
+def prepared_on_connection() -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements WHERE from_sql = false")
         return [row[0] for row in cursor.fetchall()]
@@ -89,7 +92,7 @@ def test_execute_prepared_prepares_only_what_asks_and_django_still_counts_it(ali
                 cursor.execute(plain_sql, [alice.pk])
                 assert cursor.fetchone() == ("alice",)
 
-    statements = prepared_statements()
+    statements = prepared_on_connection()
     assert sum("'execute_prepared'" in statement for statement in statements) == 1  # once per connection
     assert not any("'plain'" in statement for statement in statements)
     assert sum("'execute_prepared'" in query["sql"] for query in queries.captured_queries) == 10
@@ -98,21 +101,53 @@ def test_execute_prepared_prepares_only_what_asks_and_django_still_counts_it(ali
 def test_fetch_instance_can_prepare(alice):
     assert fetch_instance(User, USER_SQL, [alice.pk], prepare=True).username == "alice"
     assert fetch_instance(User, USER_SQL, [alice.pk], prepare=True).username == "alice"
-    assert (
-        sum(
-            statement.startswith("SELECT") and "auth_user" in statement for statement in prepared_statements()
-        )
-        == 1
-    )
+    statements = prepared_on_connection()
+    assert sum(statement.startswith("SELECT") and "auth_user" in statement for statement in statements) == 1
+
+
+def test_orm_queries_in_a_prepared_block_are_prepared_and_still_counted(alice):
+    usernames = User.objects.filter(pk=alice.pk).values_list("username", flat=True)
+    emails = User.objects.filter(pk=alice.pk).values_list("email", flat=True)
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(10):
+            with prepared_statements():
+                assert usernames.get() == "alice"
+            assert emails.get() == "alice@example.com"  # outside the block: planned each time, as before
+
+    statements = prepared_on_connection()
+    assert sum(statement.startswith('SELECT "auth_user"."username"') for statement in statements) == 1
+    assert not any(statement.startswith('SELECT "auth_user"."email"') for statement in statements)
+    assert len(queries.captured_queries) == 20
+
+
+@pytest.mark.usefixtures("media")
+def test_the_task_read_behind_every_action_is_prepared_and_checks_the_grant(invoices, receipts, alice, bob):
+    mine, others = make_task(invoices), make_task(receipts)
+    for _ in range(3):
+        assert permissions.get_task_for_user(alice, mine.pk).document.process == invoices
+        with pytest.raises(Http404):
+            permissions.get_task_for_user(alice, others.pk)
+    assert permissions.get_task_for_user(bob, others.pk).pk == others.pk
+    task_reads = [
+        statement
+        for statement in prepared_on_connection()
+        if statement.startswith('SELECT "review_reviewtask"') and "queueuserobjectpermission" in statement
+    ]
+    assert len(task_reads) == 1  # one statement, whoever asks for whichever task
 
 
 @pytest.mark.django_db(transaction=True)
-def test_execute_prepared_survives_a_migration_that_changes_what_the_statement_returns():
+@pytest.mark.parametrize("way", ["execute_prepared", "prepared_statements"])
+def test_preparing_survives_a_migration_that_changes_what_the_statement_returns(way):
     import psycopg
 
     def call():
         with connection.cursor() as cursor:
-            execute_prepared(cursor, "SELECT * FROM prepared_shape_test(%s)", [1])
+            if way == "execute_prepared":
+                execute_prepared(cursor, "SELECT * FROM prepared_shape_test(%s)", [1])
+            else:
+                with prepared_statements():
+                    cursor.execute("SELECT * FROM prepared_shape_test(%s)", [1])
             return cursor.fetchone()
 
     with connection.cursor() as cursor:
