@@ -26,7 +26,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# One Chromium for the browser tests, stopped when they end: while Playwright's driver ran to the
+# end of the session, a database connection the browser tests had opened outlived them, unseen by
+# Django's close_all(), and dropping the test database failed ("being accessed by other users").
+@pytest.fixture(scope="package")
 def browser() -> Browser:
     if not os.path.exists(CHROMIUM):
         pytest.fail(
