@@ -26,9 +26,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-# One Chromium for the browser tests, stopped when they end: while Playwright's driver ran to the
-# end of the session, a database connection the browser tests had opened outlived them, unseen by
-# Django's close_all(), and dropping the test database failed ("being accessed by other users").
+# One Chromium for the browser tests, stopped when they end: while Playwright's driver ran on to
+# the end of the session, a database connection opened by a later test was left open, unseen by
+# Django's close_all(), and dropping the test database warned that it was in use.
 @pytest.fixture(scope="package")
 def browser() -> Browser:
     if not os.path.exists(CHROMIUM):
