@@ -96,11 +96,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend, with a health check that sends nothing while the connection is quiet.
     DATABASES["default"]["ENGINE"] = "backoffice.postgresql"
     # Server-side parameter binding. psycopg prepares only the statements that ask for it
-    # (backoffice.sql.execute_prepared and prepared_statements: the session read, the claim and the
-    # review screen's task read, whose generic plans are the right ones); automatic preparation stays off, as generic plans made the decision's
-    # compare-and-set UPDATE pick the claimed_by index over the primary key (100 ms instead of
-    # 1 ms). Behind a pooler in transaction mode, prepared statements need PgBouncer >= 1.21 with
-    # max_prepared_statements set, or DB_SERVER_SIDE_BINDING=0 (no preparation at all).
+    # (backoffice.sql.execute_prepared and prepared_statements: the session read, the claim and
+    # the review screen's task read, whose generic plans are the right ones); automatic
+    # preparation stays off, as generic plans made the decision's compare-and-set UPDATE pick the
+    # claimed_by index over the primary key (100 ms instead of 1 ms). Behind a pooler in
+    # transaction mode, prepared statements need PgBouncer >= 1.21 with max_prepared_statements
+    # set, or DB_SERVER_SIDE_BINDING=0 (no preparation at all).
     _db_options = DATABASES["default"].setdefault("OPTIONS", {})
     _db_options["server_side_binding"] = env_bool("DB_SERVER_SIDE_BINDING", True)
     if _db_options["server_side_binding"]:

@@ -68,6 +68,8 @@ def _run_prepared(cursor: CursorWrapper, run: Callable[[], Any]) -> Any:
     """Call `run`, which executes one statement on Django's `cursor`, with psycopg asked to
     prepare it (a plain execute where the connection cannot prepare)."""
     driver_cursor = cursor.cursor
+    if isinstance(driver_cursor, _PreparingCursor):  # already preparing (an outer block)
+        return run()
     if connection.vendor != "postgresql" or not _can_prepare(driver_cursor):
         return run()
     cursor.cursor = _PreparingCursor(driver_cursor)

@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.forms.models import model_to_dict
 from django.http import Http404
@@ -13,6 +13,7 @@ from agents.models import AgentRun, Process
 from backoffice.request_identity import USER_SQL
 from backoffice.sql import execute_prepared, fetch_instance, insert_instance, prepared_statements
 from review import permissions
+from review.models import Queue
 from tests.helpers import receive_text
 from tests.reviewing import make_task, media  # noqa: F401
 
@@ -133,7 +134,26 @@ def test_the_task_read_behind_every_action_is_prepared_and_checks_the_grant(invo
         for statement in prepared_on_connection()
         if statement.startswith('SELECT "review_reviewtask"') and "queueuserobjectpermission" in statement
     ]
-    assert len(task_reads) == 1  # one statement, whoever asks for whichever task
+    # Prepared, not planned on every call: one statement here (psycopg keys its statements on the
+    # parameters' types too, so ids past 32767 and 2**31 add a variant each).
+    assert len(task_reads) == 1
+
+    team = Group.objects.create(name="receipt team")
+    permissions.grant_queue(receipts.queues.get(kind=Queue.Kind.REVIEW), team)
+    alice.groups.add(team)
+    assert permissions.get_task_for_user(alice, others.pk).pk == others.pk  # held through a group
+    alice.is_active = False
+    with pytest.raises(Http404):
+        permissions.get_task_for_user(alice, mine.pk)
+
+
+def test_preparing_inside_a_prepared_block_prepares_once(alice):
+    with prepared_statements(), connection.cursor() as cursor:
+        nested = "SELECT username FROM auth_user WHERE id = %s AND 'nested' <> ''"
+        execute_prepared(cursor, nested, [alice.pk])
+        assert cursor.fetchone() == ("alice",)
+        assert fetch_instance(User, USER_SQL, [alice.pk], prepare=True).username == "alice"
+    assert sum("'nested'" in statement for statement in prepared_on_connection()) == 1
 
 
 @pytest.mark.django_db(transaction=True)
