@@ -96,8 +96,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend, with a health check that sends nothing while the connection is quiet.
     DATABASES["default"]["ENGINE"] = "backoffice.postgresql"
     # Server-side parameter binding. psycopg prepares only the statements that ask for it
-    # (backoffice.sql.execute_prepared and prepared_statements: the session read, the claim and
-    # the review screen's task read, whose generic plans are the right ones); automatic
+    # (backoffice.sql.execute_prepared: the session read, the claim and the task reads behind every
+    # action on a task, whose generic plans are the right ones); automatic
     # preparation stays off, as generic plans made the decision's compare-and-set UPDATE pick the
     # claimed_by index over the primary key (100 ms instead of 1 ms). Behind a pooler in
     # transaction mode, prepared statements need PgBouncer >= 1.21 with max_prepared_statements

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from django.db import NotSupportedError, connection, models
@@ -28,7 +27,8 @@ def column_list(model: type[models.Model], alias: str = "") -> str:
 def execute_prepared(cursor: CursorWrapper, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> None:
     """Run `sql` on Django's `cursor` as a prepared statement of the connection, where it can be.
 
-    For the few statements every request runs (the session and its user, the claim): PostgreSQL
+    For the few statements every request runs (the session and its user, the claim, the task
+    reads behind every action on a task): PostgreSQL
     then parses and plans each of them once per connection instead of on every call (measured with
     pgbench: the session's join costs about 3.5 times as much planned each time). Only statements
     with one sensible plan whatever their parameters belong here, as the generic plan is kept:
@@ -37,45 +37,14 @@ def execute_prepared(cursor: CursorWrapper, sql: str, params: Sequence[Any] | Ma
     else is prepared. With client-side binding (DB_SERVER_SIDE_BINDING=0) or on SQLite, this is a
     plain execute. Django's wrappers still see the query: it is logged and counted as any other.
     """
-    _run_prepared(cursor, lambda: cursor.execute(sql, params))
-
-
-@contextmanager
-def prepared_statements() -> Iterator[None]:
-    """Within the block, the ORM's queries on this thread's connection run as prepared statements.
-
-    For the ORM lookups a page runs on every request whose planning costs more than their
-    execution: the review screen's task, read with its queue, process, document and agent run
-    (eight tables joined) and, for the permission check, the queues the user holds through
-    guardian. Planned on every call, that read cost PostgreSQL 2.3 ms of CPU; prepared, 0.1 ms
-    (measured on the claim benchmark's database). The same rule as execute_prepared: only
-    lookups with one sensible plan whatever their parameters. Batches (executemany) run plainly.
-    """
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.execute_wrapper(_prepare_each):
-        yield
-
-
-def _prepare_each(execute, sql, params, many, context):
-    if many:
-        return execute(sql, params, many, context)
-    return _run_prepared(context["cursor"], lambda: execute(sql, params, many, context))
-
-
-def _run_prepared(cursor: CursorWrapper, run: Callable[[], Any]) -> Any:
-    """Call `run`, which executes one statement on Django's `cursor`, with psycopg asked to
-    prepare it (a plain execute where the connection cannot prepare)."""
     driver_cursor = cursor.cursor
-    if isinstance(driver_cursor, _PreparingCursor):  # already preparing (an outer block)
-        return run()
     if connection.vendor != "postgresql" or not _can_prepare(driver_cursor):
-        return run()
+        cursor.execute(sql, params)
+        return
     cursor.cursor = _PreparingCursor(driver_cursor)
     try:
         try:
-            return run()
+            cursor.execute(sql, params)
         except NotSupportedError as error:
             # A migration changed what the statement returns (a column's type, a function's
             # result) after this connection prepared it: forget this connection's prepared
@@ -84,7 +53,7 @@ def _run_prepared(cursor: CursorWrapper, run: Callable[[], Any]) -> Any:
             if "cached plan must not change result type" not in str(error) or connection.in_atomic_block:
                 raise
             driver_cursor.execute("DEALLOCATE ALL")
-            return run()
+            cursor.execute(sql, params)
     finally:
         cursor.cursor = driver_cursor
 
@@ -161,6 +130,66 @@ def _converters(model: type[models.Model], vendor: str) -> list[tuple[int, Col, 
         if converters:
             found.append((index, column, converters))
     return found
+
+
+class JoinedRead:
+    """A model read with the related objects along `paths` (forward foreign keys, as
+    select_related names them), from one hand-written SELECT.
+
+    For the reads behind every action on a review task: compiling the ORM's eight-table join
+    costs the web worker about a millisecond of CPU on each call; this builds the column list and
+    the joins once. `columns` and `tables` go into the caller's SELECT, where the root table is
+    `t0`; `load(row)` returns the root instance with each related object cached on its parent, as
+    select_related leaves them (None for an empty nullable key). Nullable keys, and everything
+    joined through them, are LEFT JOINs.
+    """
+
+    def __init__(self, model: type[models.Model], *paths: str):
+        self.model = model
+        aliases = {"": "t0"}
+        outer_keys: set[str] = set()
+        joins: list[str] = []
+        self._steps: list[tuple[str, str, models.ForeignKey]] = []
+        for path in paths:
+            parent_key, parent_model = "", model
+            for name in path.split("__"):
+                key = f"{parent_key}__{name}" if parent_key else name
+                field = parent_model._meta.get_field(name)
+                if not isinstance(field, models.ForeignKey):
+                    raise ValueError(f"{parent_model.__name__}.{name} is not a foreign key")
+                related = field.related_model
+                if key not in aliases:
+                    aliases[key] = f"t{len(aliases)}"
+                    outer = field.null or parent_key in outer_keys
+                    if outer:
+                        outer_keys.add(key)
+                    joins.append(
+                        f"{'LEFT JOIN' if outer else 'JOIN'} {related._meta.db_table} {aliases[key]} "
+                        f"ON {aliases[key]}.{related._meta.pk.column} = {aliases[parent_key]}.{field.column}"
+                    )
+                    self._steps.append((key, parent_key, field))
+                parent_key, parent_model = key, related
+        self.columns = ", ".join(
+            [column_list(model, "t0")]
+            + [column_list(field.related_model, aliases[key]) for key, _, field in self._steps]
+        )
+        self.tables = " ".join([f"{model._meta.db_table} t0", *joins])
+
+    def load(self, row: Sequence[Any]) -> models.Model:
+        width = len(self.model._meta.concrete_fields)
+        loaded = {"": instance_from_row(self.model, row[:width])}
+        offset = width
+        for key, parent_key, field in self._steps:
+            related = field.related_model
+            width = len(related._meta.concrete_fields)
+            part = row[offset : offset + width]
+            offset += width
+            pk_index = related._meta.concrete_fields.index(related._meta.pk)
+            instance = None if part[pk_index] is None else instance_from_row(related, part)
+            loaded[key] = instance
+            if loaded[parent_key] is not None:
+                field.set_cached_value(loaded[parent_key], instance)
+        return loaded[""]
 
 
 def insert_instance(instance: models.Model) -> None:

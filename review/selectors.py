@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_datetime
 from agents.autonomy import Reason
 from agents.models import AgentRun, Document, Process
 from agents.providers.base import FieldSpec
-from backoffice.sql import prepared_statements
+from backoffice.sql import JoinedRead, execute_prepared
 from review.models import Decision, Queue, ReviewTask
 
 PAGE_SIZE = 50
@@ -184,13 +184,21 @@ def queue_overview(user: User, queues: QuerySet[Queue]) -> list[QueueRow]:
     return list(rows.values())
 
 
+SCREEN_READ = JoinedRead(
+    ReviewTask, "queue__process", "document__process", "agent_run__agent_version", "claimed_by"
+)
+TASK_FOR_SCREEN_SQL = f"SELECT {SCREEN_READ.columns} FROM {SCREEN_READ.tables} WHERE t0.id = %s"
+
+
 def task_for_screen(pk: int) -> ReviewTask:
-    """A task with everything the review screen shows, in one query (prepared: see
-    backoffice.sql.prepared_statements)."""
-    with prepared_statements():
-        return ReviewTask.objects.select_related(
-            "queue__process", "document__process", "agent_run__agent_version", "claimed_by"
-        ).get(pk=pk)
+    """A task with everything the review screen shows, in one prepared statement (see
+    permissions.get_task_for_user for why it is written by hand)."""
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, TASK_FOR_SCREEN_SQL, [pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise ReviewTask.DoesNotExist(f"no review task {pk}")
+    return SCREEN_READ.load(row)
 
 
 @dataclass(frozen=True)

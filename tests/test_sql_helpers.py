@@ -11,9 +11,9 @@ from django.test.utils import CaptureQueriesContext
 
 from agents.models import AgentRun, Process
 from backoffice.request_identity import USER_SQL
-from backoffice.sql import execute_prepared, fetch_instance, insert_instance, prepared_statements
+from backoffice.sql import JoinedRead, execute_prepared, fetch_instance, insert_instance
 from review import permissions
-from review.models import Queue
+from review.models import Queue, ReviewTask
 from tests.helpers import receive_text
 from tests.reviewing import make_task, media  # noqa: F401
 
@@ -106,21 +106,6 @@ def test_fetch_instance_can_prepare(alice):
     assert sum(statement.startswith("SELECT") and "auth_user" in statement for statement in statements) == 1
 
 
-def test_orm_queries_in_a_prepared_block_are_prepared_and_still_counted(alice):
-    usernames = User.objects.filter(pk=alice.pk).values_list("username", flat=True)
-    emails = User.objects.filter(pk=alice.pk).values_list("email", flat=True)
-    with CaptureQueriesContext(connection) as queries:
-        for _ in range(10):
-            with prepared_statements():
-                assert usernames.get() == "alice"
-            assert emails.get() == "alice@example.com"  # outside the block: planned each time, as before
-
-    statements = prepared_on_connection()
-    assert sum(statement.startswith('SELECT "auth_user"."username"') for statement in statements) == 1
-    assert not any(statement.startswith('SELECT "auth_user"."email"') for statement in statements)
-    assert len(queries.captured_queries) == 20
-
-
 @pytest.mark.usefixtures("media")
 def test_the_task_read_behind_every_action_is_prepared_and_checks_the_grant(invoices, receipts, alice, bob):
     mine, others = make_task(invoices), make_task(receipts)
@@ -132,7 +117,7 @@ def test_the_task_read_behind_every_action_is_prepared_and_checks_the_grant(invo
     task_reads = [
         statement
         for statement in prepared_on_connection()
-        if statement.startswith('SELECT "review_reviewtask"') and "queueuserobjectpermission" in statement
+        if "review_reviewtask t0" in statement and "queueuserobjectpermission" in statement
     ]
     # Prepared, not planned on every call: one statement here (psycopg keys its statements on the
     # parameters' types too, so ids past 32767 and 2**31 add a variant each).
@@ -142,32 +127,75 @@ def test_the_task_read_behind_every_action_is_prepared_and_checks_the_grant(invo
     permissions.grant_queue(receipts.queues.get(kind=Queue.Kind.REVIEW), team)
     alice.groups.add(team)
     assert permissions.get_task_for_user(alice, others.pk).pk == others.pk  # held through a group
+    with pytest.raises(Http404):
+        permissions.get_task_for_user(alice, 10**20)  # past bigint: no such task, not a 500
     alice.is_active = False
     with pytest.raises(Http404):
         permissions.get_task_for_user(alice, mine.pk)
 
 
-def test_preparing_inside_a_prepared_block_prepares_once(alice):
-    with prepared_statements(), connection.cursor() as cursor:
-        nested = "SELECT username FROM auth_user WHERE id = %s AND 'nested' <> ''"
-        execute_prepared(cursor, nested, [alice.pk])
-        assert cursor.fetchone() == ("alice",)
-        assert fetch_instance(User, USER_SQL, [alice.pk], prepare=True).username == "alice"
-    assert sum("'nested'" in statement for statement in prepared_on_connection()) == 1
+RELATED = ("queue__process", "document__process", "agent_run__agent_version", "claimed_by")
+
+
+def fields_of(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
+
+
+@pytest.mark.usefixtures("media")
+@pytest.mark.parametrize("with_run", [True, False])
+def test_a_joined_read_loads_what_select_related_loads(invoices, alice, with_run):
+    task = make_task(invoices)
+    if not with_run:
+        task.agent_run = None
+    task.claimed_by = alice if with_run else None
+    task.save()
+    read = JoinedRead(ReviewTask, *RELATED)
+    assert "LEFT JOIN agents_agentrun" in read.tables and "LEFT JOIN agents_agentversion" in read.tables
+    assert "LEFT JOIN auth_user" in read.tables and "LEFT JOIN review_queue" not in read.tables
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {read.columns} FROM {read.tables} WHERE t0.id = %s", [task.pk])
+        loaded = read.load(cursor.fetchone())
+    expected = ReviewTask.objects.select_related(*RELATED).get(pk=task.pk)
+
+    with CaptureQueriesContext(connection) as queries:
+        for path in RELATED:
+            mine, theirs = loaded, expected
+            for name in path.split("__"):
+                mine, theirs = getattr(mine, name), getattr(theirs, name)
+                assert (mine is None) == (theirs is None), path
+                if mine is None:
+                    break
+                assert type(mine) is type(theirs) and fields_of(mine) == fields_of(theirs), path
+    assert not queries.captured_queries  # everything was loaded: no lazy query
+    assert fields_of(loaded) == fields_of(expected)
+    assert loaded.agent_run is None if not with_run else loaded.agent_run.output == task.agent_run.output
+    assert not loaded._state.adding and loaded.queue.process.field_specs == invoices.field_specs
+
+
+@pytest.mark.usefixtures("media")
+def test_a_joined_read_keeps_the_row_when_a_nullable_key_is_empty(invoices):
+    task = make_task(invoices)  # not escalated: escalated_from is empty, its queue cannot be joined
+    read = JoinedRead(ReviewTask, "escalated_from__queue")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {read.columns} FROM {read.tables} WHERE t0.id = %s", [task.pk])
+        row = cursor.fetchone()
+    assert row is not None
+    loaded = read.load(row)
+    assert loaded.pk == task.pk and loaded.escalated_from is None
+
+
+def test_a_joined_read_follows_foreign_keys_only():
+    with pytest.raises(ValueError, match="not a foreign key"):
+        JoinedRead(ReviewTask, "queue__name")
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("way", ["execute_prepared", "prepared_statements"])
-def test_preparing_survives_a_migration_that_changes_what_the_statement_returns(way):
+def test_execute_prepared_survives_a_migration_that_changes_what_the_statement_returns():
     import psycopg
 
     def call():
         with connection.cursor() as cursor:
-            if way == "execute_prepared":
-                execute_prepared(cursor, "SELECT * FROM prepared_shape_test(%s)", [1])
-            else:
-                with prepared_statements():
-                    cursor.execute("SELECT * FROM prepared_shape_test(%s)", [1])
+            execute_prepared(cursor, "SELECT * FROM prepared_shape_test(%s)", [1])
             return cursor.fetchone()
 
     with connection.cursor() as cursor:
