@@ -138,7 +138,9 @@ class JoinedRead:
 
     For the reads behind every action on a review task: compiling the ORM's eight-table join
     costs the web worker about a millisecond of CPU on each call; this builds the column list and
-    the joins once. `columns` and `tables` go into the caller's SELECT, where the root table is
+    the joins once. It follows many-to-one keys to a primary key, between models without
+    multi-table inheritance (it refuses others). `columns` and `tables` go into the caller's
+    SELECT, where the root table is
     `t0`; `load(row)` returns the root instance with each related object cached on its parent, as
     select_related leaves them (None for an empty nullable key). Nullable keys, and everything
     joined through them, are LEFT JOINs.
@@ -155,9 +157,14 @@ class JoinedRead:
             for name in path.split("__"):
                 key = f"{parent_key}__{name}" if parent_key else name
                 field = parent_model._meta.get_field(name)
-                if not isinstance(field, models.ForeignKey):
-                    raise ValueError(f"{parent_model.__name__}.{name} is not a foreign key")
+                if not isinstance(field, models.ForeignKey) or field.one_to_one:
+                    raise ValueError(f"{parent_model.__name__}.{name} is not a many-to-one foreign key")
                 related = field.related_model
+                if field.target_field != related._meta.pk or related._meta.parents:
+                    raise ValueError(
+                        f"{parent_model.__name__}.{name}: only keys to the primary key of a model "
+                        "without multi-table inheritance are followed"
+                    )
                 if key not in aliases:
                     aliases[key] = f"t{len(aliases)}"
                     outer = field.null or parent_key in outer_keys
@@ -190,6 +197,14 @@ class JoinedRead:
             if loaded[parent_key] is not None:
                 field.set_cached_value(loaded[parent_key], instance)
         return loaded[""]
+
+
+def is_stored_key(pk: int) -> bool:
+    """Whether `pk` can be a row's id (a bigint, as the ORM's lookups check before they query).
+    The URL converter takes any number of digits: past 2**63 SQLite refuses the parameter (a 500),
+    and PostgreSQL compares it as a numeric, which the primary key's index cannot serve."""
+    low, high = connection.ops.integer_field_range("BigAutoField")
+    return low <= pk <= high
 
 
 def insert_instance(instance: models.Model) -> None:

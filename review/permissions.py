@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404
 from guardian.shortcuts import assign_perm, get_group_perms, get_user_perms, remove_perm
 
 from agents.models import Document, Process
-from backoffice.sql import JoinedRead, column_list, execute_prepared, fetch_instance
+from backoffice.sql import JoinedRead, column_list, execute_prepared, fetch_instance, is_stored_key
 from review.models import (
     ProcessGroupObjectPermission,
     ProcessUserObjectPermission,
@@ -179,7 +179,7 @@ def get_task_for_user(user: User, pk: int) -> ReviewTask:
     Every action on a task starts here (the screen, each heartbeat, each decision), so it is one
     hand-written, prepared statement: compiling the ORM's join cost the web worker about 2 ms of
     CPU a call, and planning it cost PostgreSQL as much."""
-    if not user.is_authenticated or not user.is_active:
+    if not user.is_authenticated or not user.is_active or not is_stored_key(pk):
         raise Http404
     with connection.cursor() as cursor:
         execute_prepared(cursor, TASK_FOR_USER_SQL, [pk, user.pk, user.pk])

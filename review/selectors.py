@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_datetime
 from agents.autonomy import Reason
 from agents.models import AgentRun, Document, Process
 from agents.providers.base import FieldSpec
-from backoffice.sql import JoinedRead, execute_prepared
+from backoffice.sql import JoinedRead, execute_prepared, is_stored_key
 from review.models import Decision, Queue, ReviewTask
 
 PAGE_SIZE = 50
@@ -193,6 +193,8 @@ TASK_FOR_SCREEN_SQL = f"SELECT {SCREEN_READ.columns} FROM {SCREEN_READ.tables} W
 def task_for_screen(pk: int) -> ReviewTask:
     """A task with everything the review screen shows, in one prepared statement (see
     permissions.get_task_for_user for why it is written by hand)."""
+    if not is_stored_key(pk):
+        raise ReviewTask.DoesNotExist(f"no review task {pk}")
     with connection.cursor() as cursor:
         execute_prepared(cursor, TASK_FOR_SCREEN_SQL, [pk])
         row = cursor.fetchone()

@@ -29,6 +29,7 @@ response = alice.post("/queues/invoice-extraction-review/next/")
 assert response.status_code == 302 and "/tasks/" in response["Location"], response.status_code
 task = ReviewTask.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
 assert alice.get(response["Location"]).status_code == 200
+assert alice.get("/tasks/100000000000000000000/").status_code == 404  # past what SQLite can store
 approved = alice.post(f"/tasks/{task.pk}/approve/", {"lease": str(task.lease_token)}, HTTP_HX_REQUEST="true")
 assert approved.status_code == 200, approved.status_code
 assert Decision.objects.filter(task=task, action="approve").exists()

@@ -4,16 +4,16 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group, User
-from django.db import connection
+from django.db import connection, models
 from django.forms.models import model_to_dict
 from django.http import Http404
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, isolate_apps
 
 from agents.models import AgentRun, Process
 from backoffice.request_identity import USER_SQL
 from backoffice.sql import JoinedRead, execute_prepared, fetch_instance, insert_instance
 from review import permissions
-from review.models import Queue, ReviewTask
+from review.models import Decision, Queue, ReviewTask
 from tests.helpers import receive_text
 from tests.reviewing import make_task, media  # noqa: F401
 
@@ -127,8 +127,9 @@ def test_the_task_read_behind_every_action_is_prepared_and_checks_the_grant(invo
     permissions.grant_queue(receipts.queues.get(kind=Queue.Kind.REVIEW), team)
     alice.groups.add(team)
     assert permissions.get_task_for_user(alice, others.pk).pk == others.pk  # held through a group
-    with pytest.raises(Http404):
-        permissions.get_task_for_user(alice, 10**20)  # past bigint: no such task, not a 500
+    with CaptureQueriesContext(connection) as queries, pytest.raises(Http404):
+        permissions.get_task_for_user(alice, 10**20)  # past bigint: no such task, and no query
+    assert not queries.captured_queries
     alice.is_active = False
     with pytest.raises(Http404):
         permissions.get_task_for_user(alice, mine.pk)
@@ -184,9 +185,38 @@ def test_a_joined_read_keeps_the_row_when_a_nullable_key_is_empty(invoices):
     assert loaded.pk == task.pk and loaded.escalated_from is None
 
 
-def test_a_joined_read_follows_foreign_keys_only():
-    with pytest.raises(ValueError, match="not a foreign key"):
+def test_a_joined_read_follows_many_to_one_keys_to_a_primary_key_only():
+    with pytest.raises(ValueError, match="not a many-to-one foreign key"):
         JoinedRead(ReviewTask, "queue__name")
+    with pytest.raises(ValueError, match="not a many-to-one foreign key"):
+        JoinedRead(Decision, "task")  # one-to-one
+    with isolate_apps("review"):  # throwaway models: no table, only their metadata
+
+        class Coded(models.Model):  # noqa: DJ008
+            code = models.CharField(max_length=8, unique=True)
+
+            class Meta:
+                app_label = "review"
+
+        class ByCode(models.Model):  # noqa: DJ008
+            coded = models.ForeignKey(Coded, to_field="code", on_delete=models.CASCADE)
+
+            class Meta:
+                app_label = "review"
+
+        class MoreCoded(Coded):  # noqa: DJ008
+            class Meta:
+                app_label = "review"
+
+        class ByMoreCoded(models.Model):  # noqa: DJ008
+            coded = models.ForeignKey(MoreCoded, on_delete=models.CASCADE)
+
+            class Meta:
+                app_label = "review"
+
+        for model in (ByCode, ByMoreCoded):
+            with pytest.raises(ValueError, match="primary key"):
+                JoinedRead(model, "coded")
 
 
 @pytest.mark.django_db(transaction=True)
