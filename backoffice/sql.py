@@ -28,9 +28,9 @@ def execute_prepared(cursor: CursorWrapper, sql: str, params: Sequence[Any] | Ma
     """Run `sql` on Django's `cursor` as a prepared statement of the connection, where it can be.
 
     For the few statements every request runs (the session and its user, the claim, the task
-    reads behind every action on a task): PostgreSQL
-    then parses and plans each of them once per connection instead of on every call (measured with
-    pgbench: the session's join costs about 3.5 times as much planned each time). Only statements
+    reads behind every action on a task): PostgreSQL then parses and plans each of them once per
+    connection instead of on every call (measured with pgbench: the session's join costs about 3.5
+    times as much planned each time; the task read with its grant, 25 times). Only statements
     with one sensible plan whatever their parameters belong here, as the generic plan is kept:
     lookups by primary or unique key, and calls of PL/pgSQL functions (which keep their own plans).
     The settings leave psycopg's automatic preparation off (a prepare_threshold never reached), so nothing
@@ -139,11 +139,10 @@ class JoinedRead:
     For the reads behind every action on a review task: compiling the ORM's eight-table join
     costs the web worker about a millisecond of CPU on each call; this builds the column list and
     the joins once. It follows many-to-one keys to a primary key, between models without
-    multi-table inheritance (it refuses others). `columns` and `tables` go into the caller's
-    SELECT, where the root table is
-    `t0`; `load(row)` returns the root instance with each related object cached on its parent, as
-    select_related leaves them (None for an empty nullable key). Nullable keys, and everything
-    joined through them, are LEFT JOINs.
+    multi-table inheritance, and refuses others. Nullable keys, and everything joined through
+    them, are LEFT JOINs. `select` is the statement's start, where the root table is `t0`: add a
+    WHERE and pass it to `fetch`, which returns the root instance with each related object cached
+    on its parent, as select_related leaves them (None for an empty nullable key).
     """
 
     def __init__(self, model: type[models.Model], *paths: str):
@@ -176,11 +175,18 @@ class JoinedRead:
                     )
                     self._steps.append((key, parent_key, field))
                 parent_key, parent_model = key, related
-        self.columns = ", ".join(
-            [column_list(model, "t0")]
-            + [column_list(field.related_model, aliases[key]) for key, _, field in self._steps]
-        )
-        self.tables = " ".join([f"{model._meta.db_table} t0", *joins])
+        columns = [column_list(model, "t0")]
+        columns += [column_list(field.related_model, aliases[key]) for key, _, field in self._steps]
+        tables = " ".join([f"{model._meta.db_table} t0", *joins])
+        self.select = f"SELECT {', '.join(columns)} FROM {tables}"
+
+    def fetch(self, sql: str, params: Sequence[Any]) -> models.Model | None:
+        """The first row of `sql` (which starts with `select`), loaded; run as a prepared
+        statement, so `sql` must have one sensible plan whatever its parameters."""
+        with connection.cursor() as cursor:
+            execute_prepared(cursor, sql, params)
+            row = cursor.fetchone()
+        return None if row is None else self.load(row)
 
     def load(self, row: Sequence[Any]) -> models.Model:
         width = len(self.model._meta.concrete_fields)

@@ -8,14 +8,13 @@ A forbidden object looks exactly like a missing one: the helpers answer 404.
 from __future__ import annotations
 
 from django.contrib.auth.models import Group, User
-from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from guardian.shortcuts import assign_perm, get_group_perms, get_user_perms, remove_perm
 
 from agents.models import Document, Process
-from backoffice.sql import JoinedRead, column_list, execute_prepared, fetch_instance, is_stored_key
+from backoffice.sql import JoinedRead, column_list, fetch_instance, is_stored_key
 from review.models import (
     ProcessGroupObjectPermission,
     ProcessUserObjectPermission,
@@ -167,10 +166,7 @@ def get_queue_for_user(user: User, slug: str) -> Queue:
 # The task with what every action on it needs (its queue and process, the document, the agent's
 # run and version), in a queue the user holds.
 TASK_READ = JoinedRead(ReviewTask, "queue__process", "document__process", "agent_run__agent_version")
-TASK_FOR_USER_SQL = f"""
-SELECT {TASK_READ.columns} FROM {TASK_READ.tables}
-WHERE t0.id = %s AND t0.queue_id IN ({_held_queue_ids_sql("%s")})
-"""
+TASK_FOR_USER_SQL = f"{TASK_READ.select} WHERE t0.id = %s AND t0.queue_id IN ({_held_queue_ids_sql('%s')})"
 
 
 def get_task_for_user(user: User, pk: int) -> ReviewTask:
@@ -181,12 +177,10 @@ def get_task_for_user(user: User, pk: int) -> ReviewTask:
     CPU a call, and planning it cost PostgreSQL as much."""
     if not user.is_authenticated or not user.is_active or not is_stored_key(pk):
         raise Http404
-    with connection.cursor() as cursor:
-        execute_prepared(cursor, TASK_FOR_USER_SQL, [pk, user.pk, user.pk])
-        row = cursor.fetchone()
-    if row is None:
+    task = TASK_READ.fetch(TASK_FOR_USER_SQL, [pk, user.pk, user.pk])
+    if task is None:
         raise Http404
-    return TASK_READ.load(row)
+    return task
 
 
 def revoke_process(codename: str, process: Process, to: User | Group) -> None:

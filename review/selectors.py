@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_datetime
 from agents.autonomy import Reason
 from agents.models import AgentRun, Document, Process
 from agents.providers.base import FieldSpec
-from backoffice.sql import JoinedRead, execute_prepared, is_stored_key
+from backoffice.sql import JoinedRead, is_stored_key
 from review.models import Decision, Queue, ReviewTask
 
 PAGE_SIZE = 50
@@ -187,20 +187,16 @@ def queue_overview(user: User, queues: QuerySet[Queue]) -> list[QueueRow]:
 SCREEN_READ = JoinedRead(
     ReviewTask, "queue__process", "document__process", "agent_run__agent_version", "claimed_by"
 )
-TASK_FOR_SCREEN_SQL = f"SELECT {SCREEN_READ.columns} FROM {SCREEN_READ.tables} WHERE t0.id = %s"
+TASK_FOR_SCREEN_SQL = f"{SCREEN_READ.select} WHERE t0.id = %s"
 
 
 def task_for_screen(pk: int) -> ReviewTask:
     """A task with everything the review screen shows, in one prepared statement (see
     permissions.get_task_for_user for why it is written by hand)."""
-    if not is_stored_key(pk):
+    task = SCREEN_READ.fetch(TASK_FOR_SCREEN_SQL, [pk]) if is_stored_key(pk) else None
+    if task is None:
         raise ReviewTask.DoesNotExist(f"no review task {pk}")
-    with connection.cursor() as cursor:
-        execute_prepared(cursor, TASK_FOR_SCREEN_SQL, [pk])
-        row = cursor.fetchone()
-    if row is None:
-        raise ReviewTask.DoesNotExist(f"no review task {pk}")
-    return SCREEN_READ.load(row)
+    return task
 
 
 @dataclass(frozen=True)

@@ -151,11 +151,9 @@ def test_a_joined_read_loads_what_select_related_loads(invoices, alice, with_run
     task.claimed_by = alice if with_run else None
     task.save()
     read = JoinedRead(ReviewTask, *RELATED)
-    assert "LEFT JOIN agents_agentrun" in read.tables and "LEFT JOIN agents_agentversion" in read.tables
-    assert "LEFT JOIN auth_user" in read.tables and "LEFT JOIN review_queue" not in read.tables
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {read.columns} FROM {read.tables} WHERE t0.id = %s", [task.pk])
-        loaded = read.load(cursor.fetchone())
+    assert "LEFT JOIN agents_agentrun" in read.select and "LEFT JOIN agents_agentversion" in read.select
+    assert "LEFT JOIN auth_user" in read.select and "LEFT JOIN review_queue" not in read.select
+    loaded = read.fetch(f"{read.select} WHERE t0.id = %s", [task.pk])
     expected = ReviewTask.objects.select_related(*RELATED).get(pk=task.pk)
 
     with CaptureQueriesContext(connection) as queries:
@@ -177,12 +175,8 @@ def test_a_joined_read_loads_what_select_related_loads(invoices, alice, with_run
 def test_a_joined_read_keeps_the_row_when_a_nullable_key_is_empty(invoices):
     task = make_task(invoices)  # not escalated: escalated_from is empty, its queue cannot be joined
     read = JoinedRead(ReviewTask, "escalated_from__queue")
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {read.columns} FROM {read.tables} WHERE t0.id = %s", [task.pk])
-        row = cursor.fetchone()
-    assert row is not None
-    loaded = read.load(row)
-    assert loaded.pk == task.pk and loaded.escalated_from is None
+    loaded = read.fetch(f"{read.select} WHERE t0.id = %s", [task.pk])
+    assert loaded is not None and loaded.pk == task.pk and loaded.escalated_from is None
 
 
 def test_a_joined_read_follows_many_to_one_keys_to_a_primary_key_only():
