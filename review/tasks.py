@@ -11,14 +11,18 @@ from django.db import InterfaceError, OperationalError, transaction
 from agents import services
 from review import claims, triage
 
+# Idempotent tasks that take an id: retried when the database is briefly unreachable, and
+# acknowledged only once done, so a worker that dies mid-task leaves it for another.
+RETRIED_ON_DATABASE_ERRORS = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 2,
+    "retry_backoff_max": 120,
+    "max_retries": 8,
+    "acks_late": True,
+}
 
-@shared_task(
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=2,
-    retry_backoff_max=120,
-    max_retries=8,
-    acks_late=True,
-)
+
+@shared_task(**RETRIED_ON_DATABASE_ERRORS)
 def triage_document(document_id: int) -> str:
     """Run the agent on a received document and route it (no-op if it was already triaged)."""
     return triage.triage_document(document_id)
@@ -60,13 +64,7 @@ def guard_against_drift() -> list[str]:
     return check_all_autonomous()
 
 
-@shared_task(
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=2,
-    retry_backoff_max=120,
-    max_retries=8,
-    acks_late=True,
-)
+@shared_task(**RETRIED_ON_DATABASE_ERRORS)
 def evaluate_version(evaluation_id: int) -> str:
     """Replay the labelled set through an agent version (no-op if the evaluation is taken or finished)."""
     from review.evaluation import replay
@@ -77,3 +75,16 @@ def evaluate_version(evaluation_id: int) -> str:
 def enqueue_evaluation(evaluation_id: int) -> None:
     """Queue a version evaluation once the current transaction commits."""
     transaction.on_commit(lambda: evaluate_version.delay(evaluation_id), robust=True)
+
+
+@shared_task(**RETRIED_ON_DATABASE_ERRORS)
+def verify_trail(verification_id: int) -> str:
+    """Walk the whole decision trail for an auditor (no-op if the verification is taken or finished)."""
+    from review import trail_verification_runs
+
+    return trail_verification_runs.run_verification(verification_id)
+
+
+def enqueue_trail_verification(verification_id: int) -> None:
+    """Queue a trail verification once the current transaction commits."""
+    transaction.on_commit(lambda: verify_trail.delay(verification_id), robust=True)

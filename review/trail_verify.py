@@ -10,7 +10,7 @@ one per export) still name a later seq or another hash, and that is reported too
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -51,14 +51,20 @@ class Verification:
         return self.finding is None
 
 
-def verify_trail(*, chunk_size: int = 5000) -> Verification:
+def verify_trail(
+    *, chunk_size: int = 5000, on_progress: Callable[[Verification], None] | None = None
+) -> Verification:
     """Walk the whole chain and compare it with its head and checkpoints. Reads only, writes nothing.
 
     The head is read first and the walk stops at it, so entries appended meanwhile are not mistaken
     for tampering; checkpoints taken after the head was read are ignored for the same reason.
+    `on_progress` is called with the result so far once the head is read, then after every
+    `chunk_size` entries.
     """
     result = Verification()
     result.head_seq, result.head_hash = current_head()
+    if on_progress:
+        on_progress(result)
     checkpoints = _checkpoints(created_before=timezone.now(), chunk_size=chunk_size)
     pending = next(checkpoints, None)
     expected_seq, prev_hash = 1, GENESIS_HASH
@@ -75,6 +81,8 @@ def verify_trail(*, chunk_size: int = 5000) -> Verification:
         result.entries_checked += 1
         result.last_seq, result.last_hash = entry.seq, entry.hash
         expected_seq, prev_hash = entry.seq + 1, entry.hash
+        if on_progress and result.entries_checked % chunk_size == 0:
+            on_progress(result)
     result.finding = _check_end(result, pending)
     return result
 

@@ -1,15 +1,18 @@
 """The auditor's screens: the filtered trail, a document's timeline and verification, read-only and scoped."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
-from review import configuration, trail
-from review.models import TrailEntry
+from review import configuration, trail, trail_verification_runs
+from review.models import TrailEntry, TrailVerification
 from review.trail import Action, System
+from review.trail_verify import verify_trail
 from tests.helpers import CLEAN_INVOICE, receive_text
 
 pytestmark = pytest.mark.django_db
@@ -130,24 +133,38 @@ def test_the_auditor_screens_accept_no_writes(client, audrey, invoices):
     for url in (
         reverse("review:trail"),
         reverse("review:timeline", args=[document.pk]),
-        reverse("review:trail-verify"),
         reverse("review:trail-export", args=["csv"]),
     ):
         assert client.post(url).status_code == 405
+    # Asking for a verification queues a job; it writes nothing on the trail.
+    assert client.post(reverse("review:trail-verify")).status_code == 302
 
     assert TrailEntry.objects.count() == before
 
 
-def test_the_verification_page_reports_an_intact_trail(client, audrey):
+def test_the_verification_page_reports_an_intact_trail(
+    client, audrey, invoices, django_capture_on_commit_callbacks
+):
+    many_entries(invoices, 3)
     client.force_login(audrey)
+    assert b"No verification has run yet" in client.get(reverse("review:trail-verify")).content
 
-    response = client.get(reverse("review:trail-verify"), {"run": "1"}, headers={"HX-Request": "true"})
+    with django_capture_on_commit_callbacks(execute=True) as queued:  # the worker's part, eagerly
+        asked = client.post(reverse("review:trail-verify"), headers={"HX-Request": "true"})
+    response = client.get(reverse("review:trail-verify"), headers={"HX-Request": "true"})  # the poll
 
+    assert len(queued) == 1 and asked.status_code == 200
     assert response.status_code == 200
     assert b"The trail is intact" in response.content and b"<html" not in response.content
+    verification = TrailVerification.objects.get()
+    assert verification.state == TrailVerification.State.DONE and verification.intact
+    assert verification.entries_checked == verification.head_seq == TrailEntry.objects.count()
+    assert verification.requested_by == audrey and verification.head_hash in response.content.decode()
 
 
-def test_the_verification_page_names_the_first_altered_entry(client, audrey, invoices):
+def test_the_verification_page_names_the_first_altered_entry(
+    client, audrey, invoices, django_capture_on_commit_callbacks
+):
     many_entries(invoices, 3)
     target = TrailEntry.objects.filter(process=invoices).order_by("-seq")[1]
     with transaction.atomic(), connection.cursor() as cursor:
@@ -157,11 +174,67 @@ def test_the_verification_page_names_the_first_altered_entry(client, audrey, inv
         cursor.execute("ALTER TABLE review_trailentry ENABLE TRIGGER review_trailentry_append_only")
     client.force_login(audrey)
 
-    response = client.get(reverse("review:trail-verify"), {"run": "1"})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(reverse("review:trail-verify")).status_code == 302
+    response = client.get(reverse("review:trail-verify"))
 
     assert response.status_code == 200
-    assert response.context["result"].finding.seq == target.seq
+    assert response.context["latest"].finding["seq"] == target.seq
+    assert response.context["latest"].finding["kind"] == "altered"
     assert f"First entry that does not match: #{target.seq}".encode() in response.content
+    assert response.context["finding_entry"].pk == target.pk  # audrey audits invoices: named
+
+
+def test_a_verification_under_way_is_followed_not_queued_twice(client, audrey, paula, invoices):
+    many_entries(invoices, 2)
+    client.force_login(audrey)
+    client.post(reverse("review:trail-verify"))  # on-commit callbacks not run: it stays queued
+    response = client.post(reverse("review:trail-verify"), headers={"HX-Request": "true"})
+
+    assert TrailVerification.objects.count() == 1
+    assert b'hx-trigger="every 2s"' in response.content and b"Queued" in response.content
+    assert b"Verify now" not in response.content
+    verification = TrailVerification.objects.get()
+
+    assert trail_verification_runs.run_verification(verification.pk) == "done"
+    assert trail_verification_runs.run_verification(verification.pk) == "skipped"  # redelivered: no rerun
+    page = client.get(reverse("review:trail-verify"))
+    assert b"The trail is intact" in page.content and b"every 2s" not in page.content
+
+    client.force_login(paula)  # administers, audits nothing: no trail, no verification
+    assert client.post(reverse("review:trail-verify")).status_code == 404
+    assert TrailVerification.objects.count() == 1
+
+
+def test_a_verification_whose_worker_died_is_taken_over(audrey, invoices):
+    many_entries(invoices, 2)
+    verification, queued = trail_verification_runs.request_verification(actor=audrey)
+    assert queued
+    long_ago = timezone.now() - trail_verification_runs.STALE_AFTER - timedelta(seconds=1)
+    TrailVerification.objects.filter(pk=verification.pk).update(
+        state=TrailVerification.State.RUNNING, heartbeat_at=long_ago
+    )
+
+    again, queued = trail_verification_runs.request_verification(actor=audrey)
+    assert queued and again.pk != verification.pk  # a stalled walk does not block a new one
+    assert trail_verification_runs.run_verification(verification.pk) == "done"  # and it is taken over
+    verification.refresh_from_db()
+    assert verification.intact and verification.entries_checked == TrailEntry.objects.count()
+
+
+def test_a_running_verification_reports_its_progress(audrey, invoices):
+    many_entries(invoices, 7)
+    verification, _ = trail_verification_runs.request_verification(actor=audrey)
+    seen = []
+
+    def watch(result):
+        seen.append(result.entries_checked)
+
+    assert verify_trail(chunk_size=3, on_progress=watch).ok
+    assert seen[0] == 0 and seen[1:] == list(range(3, TrailEntry.objects.count() + 1, 3))
+    assert trail_verification_runs.run_verification(verification.pk) == "done"
+    verification.refresh_from_db()
+    assert verification.progress_percent == 100 and verification.heartbeat_at >= verification.started_at
 
 
 def test_the_trail_pages_require_login(client, db):

@@ -45,7 +45,9 @@ assert changed.status_code in (200, 302), changed.status_code
 assert paula.get("/autonomy/").status_code == 200  # with a process in shadow mode
 
 audrey = client_for("audrey", "audrey-audits")
-for path in ("/trail/", "/trail/verify/?run=1", "/trail/export.csv", "/trail/export.jsonl"):
+assert audrey.post("/trail/verify/").status_code == 302  # eager tasks: walked before the answer
+assert b"The trail is intact" in audrey.get("/trail/verify/").content
+for path in ("/trail/", "/trail/verify/", "/trail/export.csv", "/trail/export.jsonl"):
     response = audrey.get(path)
     assert response.status_code == 200, path
     if hasattr(response, "streaming_content"):

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 
 from agents.models import Document, Process
 from backoffice.types import AuthedRequest
-from review import exports, permissions, trail, trail_verify
+from review import exports, permissions, trail, trail_verification_runs
 from review.trail import Action, InvalidFilter, TrailFilter
 from review.views.params import whole_number
 
@@ -118,18 +118,24 @@ def _export_plan(request: AuthedRequest, fmt: str) -> exports.ExportPlan | HttpR
         return HttpResponseBadRequest(json.dumps({"error": str(error)}), content_type="application/json")
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 def verify(request: AuthedRequest) -> HttpResponse:
-    """Verification of the whole chain on demand (?run=1). Entries of unaudited processes stay unnamed."""
+    """The chain's verification: POST queues one (or finds the one under way) for a worker; the
+    page follows its progress and shows the outcome. Entries of unaudited processes stay unnamed."""
     audited = _audited(request)
     if not audited:
         raise Http404("No trail to verify.")
-    result = trail_verify.verify_trail() if request.GET.get("run") else None
+    if request.method == "POST":
+        trail_verification_runs.request_verification(actor=request.user)
+        if not request.htmx:
+            return redirect("review:trail-verify")
+    recent = trail_verification_runs.recent_verifications()
+    latest = recent[0] if recent else None
     finding_entry = None
-    if result and result.finding and result.finding.entry_id:
+    if latest and latest.finding and latest.finding.get("entry_id"):
         finding_entry = trail.TrailEntry.objects.filter(
-            pk=result.finding.entry_id, process_id__in=audited
+            pk=latest.finding["entry_id"], process_id__in=audited
         ).first()
-    context = {"result": result, "finding_entry": finding_entry}
-    template = "review/trail.html#verification" if request.htmx else "review/trail_verify.html"
+    context = {"latest": latest, "earlier": recent[1:], "finding_entry": finding_entry}
+    template = "review/trail_verify.html#verification" if request.htmx else "review/trail_verify.html"
     return render(request, template, context)
