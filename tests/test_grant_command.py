@@ -25,7 +25,9 @@ def test_granting_and_revoking_a_queue_is_audited(processes):
     call_command("grant", "--user", "dora", "--queue", "receipt-extraction-review", "--revoke", stdout=out)
     assert not permissions.queues_for_user(dora).exists()
     actions = list(
-        TrailEntry.objects.filter(action__startswith="config.permission").values_list("action", flat=True)
+        TrailEntry.objects.filter(action__startswith="config.permission")
+        .order_by("seq")  # without it, PostgreSQL may return them in any order (seen once in the full suite)
+        .values_list("action", flat=True)
     )
     assert actions == ["config.permission_granted", "config.permission_revoked"]
 
