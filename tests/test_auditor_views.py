@@ -12,7 +12,6 @@ from django.utils import timezone
 from review import configuration, trail, trail_verification_runs
 from review.models import TrailEntry, TrailVerification
 from review.trail import Action, System
-from review.trail_verify import verify_trail
 from tests.helpers import CLEAN_INVOICE, receive_text
 
 pytestmark = pytest.mark.django_db
@@ -206,45 +205,84 @@ def test_a_verification_under_way_is_followed_not_queued_twice(client, audrey, p
     assert TrailVerification.objects.count() == 1
 
 
-def test_a_verification_whose_worker_died_is_taken_over(audrey, invoices):
+@pytest.mark.parametrize("state", ["queued", "running"])
+def test_a_stalled_verification_is_sent_to_a_worker_again_from_the_page(
+    client, audrey, invoices, state, django_capture_on_commit_callbacks
+):
     many_entries(invoices, 2)
-    verification, queued = trail_verification_runs.request_verification(actor=audrey)
-    assert queued
+    verification, _ = trail_verification_runs.request_verification(actor=audrey)
     long_ago = timezone.now() - trail_verification_runs.STALE_AFTER - timedelta(seconds=1)
+    # Its message was lost (queued, never started) or its worker died (running, no heartbeat).
     TrailVerification.objects.filter(pk=verification.pk).update(
-        state=TrailVerification.State.RUNNING, heartbeat_at=long_ago
+        state=state, requested_at=long_ago, heartbeat_at=long_ago if state == "running" else None
     )
+    client.force_login(audrey)
+    page = client.get(reverse("review:trail-verify"))
+    assert b"No worker has reported on it" in page.content and b"Verify now" in page.content
+    assert b"every 2s" not in page.content  # no endless polling of a job nobody runs
 
-    again, queued = trail_verification_runs.request_verification(actor=audrey)
-    assert queued and again.pk != verification.pk  # a stalled walk does not block a new one
-    assert trail_verification_runs.run_verification(verification.pk) == "done"  # and it is taken over
+    with django_capture_on_commit_callbacks(execute=True) as sent:
+        assert client.post(reverse("review:trail-verify")).status_code == 302
+
+    assert len(sent) == 1 and TrailVerification.objects.count() == 1  # the same one, not a new one
     verification.refresh_from_db()
     assert verification.intact and verification.entries_checked == TrailEntry.objects.count()
 
 
-def test_a_running_verification_reports_its_progress(audrey, invoices):
+def test_a_fresh_redelivery_of_a_running_verification_is_skipped(audrey, invoices):
+    verification, _ = trail_verification_runs.request_verification(actor=audrey)
+    TrailVerification.objects.filter(pk=verification.pk).update(
+        state=TrailVerification.State.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
+    )
+    assert trail_verification_runs.run_verification(verification.pk) == "skipped"
+    verification.refresh_from_db()
+    assert verification.state == TrailVerification.State.RUNNING and verification.entries_checked == 0
+
+
+def watched_walk(monkeypatch, verification, before_each=None):
+    """The real walk, with the verification's row read at each heartbeat (`before_each` runs first)."""
+    seen = []
+    real_walk = trail_verification_runs.verify_trail
+
+    def walk(*, chunk_size, on_progress):
+        def observed(result):
+            if before_each:
+                before_each(result)
+            on_progress(result)
+            stored = TrailVerification.objects.values_list("entries_checked", flat=True)
+            seen.append(stored.get(pk=verification.pk))
+
+        return real_walk(chunk_size=chunk_size, on_progress=observed)
+
+    monkeypatch.setattr(trail_verification_runs, "verify_trail", walk)
+    return seen
+
+
+def test_a_running_verification_reports_its_progress(audrey, invoices, monkeypatch):
     many_entries(invoices, 7)
     verification, _ = trail_verification_runs.request_verification(actor=audrey)
-    seen = []
+    seen = watched_walk(monkeypatch, verification)
 
-    def watch(result):
-        seen.append(result.entries_checked)
+    assert trail_verification_runs.run_verification(verification.pk, chunk_size=3) == "done"
 
-    assert verify_trail(chunk_size=3, on_progress=watch).ok
-    assert seen[0] == 0 and seen[1:] == list(range(3, TrailEntry.objects.count() + 1, 3))
-    assert trail_verification_runs.run_verification(verification.pk) == "done"
+    total = TrailEntry.objects.count()
+    assert seen == list(range(0, total + 1, 3))  # stored at the start, then every three entries
     verification.refresh_from_db()
-    assert verification.progress_percent == 100 and verification.heartbeat_at >= verification.started_at
+    assert verification.entries_checked == total and verification.progress_percent == 100
 
 
-def test_the_trail_pages_require_login(client, db):
-    response = client.get(reverse("review:trail"))
-    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+def test_a_walk_taken_over_by_another_worker_stops_writing(audrey, invoices, monkeypatch):
+    many_entries(invoices, 7)
+    verification, _ = trail_verification_runs.request_verification(actor=audrey)
+    theirs = timezone.now() + timedelta(minutes=1)
 
+    def taken_over_after_three(result):
+        if result.entries_checked == 3:  # ours stalled; another worker claimed it meanwhile
+            TrailVerification.objects.filter(pk=verification.pk).update(started_at=theirs, entries_checked=0)
 
-def test_non_ascii_digits_in_filters_get_a_clear_400(client, audrey, invoices):
-    client.force_login(audrey)
-    for params in ({"document": "²"}, {"before": "٣"}):
-        response = client.get(reverse("review:trail"), params)
-        assert response.status_code == 400, params
-    assert client.get(reverse("review:trail-export", args=["csv"]), {"to_seq": "²"}).status_code == 400
+    watched_walk(monkeypatch, verification, before_each=taken_over_after_three)
+
+    assert trail_verification_runs.run_verification(verification.pk, chunk_size=3) == "skipped"
+    verification.refresh_from_db()
+    assert verification.state == TrailVerification.State.RUNNING and verification.started_at == theirs
+    assert verification.entries_checked == 0 and verification.finished_at is None  # theirs, untouched

@@ -1,6 +1,7 @@
 """The auditor's screens: the filtered trail, a document's timeline, exports, verification.
 
-Everything here reads. Scope is the agents.audit_process object permission: a process, document or
+Everything here reads, except that asking for a verification queues one (a job, not a trail
+entry). Scope is the agents.audit_process object permission: a process, document or
 export outside the processes a user audits answers 404, exactly like a missing one.
 """
 
@@ -136,6 +137,7 @@ def verify(request: AuthedRequest) -> HttpResponse:
         finding_entry = trail.TrailEntry.objects.filter(
             pk=latest.finding["entry_id"], process_id__in=audited
         ).first()
-    context = {"latest": latest, "earlier": recent[1:], "finding_entry": finding_entry}
+    stalled = latest is not None and trail_verification_runs.is_stalled(latest)
+    context = {"latest": latest, "stalled": stalled, "earlier": recent[1:], "finding_entry": finding_entry}
     template = "review/trail_verify.html#verification" if request.htmx else "review/trail_verify.html"
     return render(request, template, context)
