@@ -46,7 +46,16 @@
     if (el) el.textContent = text;
   }
 
+  // htmx wires a swapped-in panel when it settles, 20 ms after the swap: a key pressed before
+  // that would fall back to a plain form post and a full page load. Wire it now (a no-op when
+  // htmx already has).
+  function wired(el) {
+    if (el && window.htmx) window.htmx.process(el);
+    return el;
+  }
+
   function press(id) {
+    wired(byId("review-panel"));
     var button = byId(id);
     if (button && !button.disabled) {
       button.click();
@@ -80,7 +89,7 @@
 
   function save(active) {
     var form = active && active.closest ? active.closest("#review-panel form") : null;
-    form = form || byId("decision-form");
+    form = wired(form || byId("decision-form"));
     if (form && form.requestSubmit) form.requestSubmit();
   }
 

@@ -55,6 +55,25 @@ def test_a_reviewer_approves_one_item_by_keyboard_and_corrects_the_next(live_ser
     assert Document.objects.get(pk=second.document_id).final_fields["total"] == "200.10"
 
 
+def test_keys_pressed_before_the_next_item_settles_still_go_through_htmx(live_server, page, alice, invoices):
+    first = make_task(invoices, priority=2)
+    second = make_task(invoices, priority=1)
+    log_in(page, live_server, "alice")
+    start_queue(page, live_server, "invoice-extraction-review")
+    expect(page.locator(f'.task-head[data-task="{first.pk}"]')).to_be_visible()
+    # htmx wires a swapped-in panel when it settles (20 ms): slow that down to hold the window a
+    # fast typist can hit open, and type into it.
+    page.evaluate("window.stillTheSamePage = true; htmx.config.defaultSettleDelay = 3000")
+    page.keyboard.press("a")
+    expect(page.locator(f'.task-head[data-task="{second.pk}"]')).to_be_visible()
+
+    page.keyboard.press("a")  # at once: the second panel is not wired by htmx yet
+
+    expect(page.locator(".queue-empty")).to_be_visible()
+    assert page.evaluate("window.stillTheSamePage") is True  # no plain form post, no page load
+    assert list(Decision.objects.order_by("pk").values_list("task_id", flat=True)) == [first.pk, second.pk]
+
+
 def test_a_wrong_value_is_shown_inline_and_the_help_lists_the_keys(live_server, page, alice, invoices):
     make_task(invoices)
     log_in(page, live_server, "alice")
