@@ -22,14 +22,20 @@ def start_queue(page: Page, live_server, slug: str) -> None:
     page.wait_for_url("**/tasks/*/")
 
 
-def test_a_reviewer_approves_one_item_by_keyboard_and_corrects_the_next(live_server, page, alice, invoices):
+def two_items_on_screen(page: Page, live_server, invoices) -> tuple[ReviewTask, ReviewTask]:
+    """Two items in alice's queue, the first on her screen by keyboard; the page is marked so a
+    full page load shows (window.stillTheSamePage is gone after one)."""
     first = make_task(invoices, priority=2)
     second = make_task(invoices, priority=1)
     log_in(page, live_server, "alice")
-
     start_queue(page, live_server, "invoice-extraction-review")
     expect(page.locator(f'.task-head[data-task="{first.pk}"]')).to_be_visible()
     page.evaluate("window.stillTheSamePage = true")
+    return first, second
+
+
+def test_a_reviewer_approves_one_item_by_keyboard_and_corrects_the_next(live_server, page, alice, invoices):
+    first, second = two_items_on_screen(page, live_server, invoices)
     page.keyboard.press("a")
 
     expect(page.locator(f'.task-head[data-task="{second.pk}"]')).to_be_visible()
@@ -56,14 +62,10 @@ def test_a_reviewer_approves_one_item_by_keyboard_and_corrects_the_next(live_ser
 
 
 def test_keys_pressed_before_the_next_item_settles_still_go_through_htmx(live_server, page, alice, invoices):
-    first = make_task(invoices, priority=2)
-    second = make_task(invoices, priority=1)
-    log_in(page, live_server, "alice")
-    start_queue(page, live_server, "invoice-extraction-review")
-    expect(page.locator(f'.task-head[data-task="{first.pk}"]')).to_be_visible()
+    first, second = two_items_on_screen(page, live_server, invoices)
     # htmx wires a swapped-in panel when it settles (20 ms): slow that down to hold the window a
     # fast typist can hit open, and type into it.
-    page.evaluate("window.stillTheSamePage = true; htmx.config.defaultSettleDelay = 3000")
+    page.evaluate("htmx.config.defaultSettleDelay = 3000")
     page.keyboard.press("a")
     expect(page.locator(f'.task-head[data-task="{second.pk}"]')).to_be_visible()
 
